@@ -1,0 +1,57 @@
+"""gunicorn settings for the integrations host (gevent workers).
+
+Why each one:
+* ``preload_app = False``: the app is imported in each worker after gevent patched the standard library;
+  with preload, ssl/requests/psycopg2 would be imported unpatched in the master.
+* ``worker_connections``: caps concurrent requests per worker; sized against the DB pool and MoySklad
+  concurrency, not gevent's default of 1000.
+* ``PROMETHEUS_MULTIPROC_DIR``: every worker writes its metrics there so /metrics adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+_var = Path(os.environ.get("HOST_VAR_DIR", "var")).resolve()
+_metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var / "metrics")))
+
+wsgi_app = "host_app.wsgi:app"
+bind = os.environ.get("HOST_BIND", "127.0.0.1:8023")
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_connections = int(os.environ.get("HOST_WORKER_CONNECTIONS", "200"))
+preload_app = False
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = int(os.environ.get("HOST_MAX_REQUESTS", "0"))
+max_requests_jitter = 200
+accesslog = os.environ.get("HOST_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("HOST_LOG_LEVEL", "info").lower()
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    # Stale files from a previous run would be added to this run's counters.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    # Let running background jobs finish; whatever does not is re-driven from its expired claim.
+    app = getattr(worker, "wsgi", None)
+    state = getattr(app, "extensions", {}).get("host_app") if app is not None else None
+    if state is not None:
+        from host_app.state import stop_background
+
+        stop_background(state, timeout=max(1.0, graceful_timeout - 5))

@@ -1,0 +1,253 @@
+"""The durable job table: enqueue, claim, finish. The runner (``runner.py``) drives it.
+
+Rules the SQL keeps:
+
+* a claim is a lease (``locked_until``): a worker that dies mid-job loses it and the reaper hands the job
+  to any other worker;
+* jobs with the same ``key`` never run at once, and one tenant holds at most ``tenant_parallel``
+  running jobs across the whole deployment, so a flood or a broken tenant cannot starve the others;
+* retries are bounded (``max_attempts``, ``max_age``) and every state is visible in the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2.extras import Json
+
+from host_app.db import DbPool, dict_cursor
+from host_app.integrations.contract import Job
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    kind: str
+    integration: str
+    handler: Callable[[Job], None]
+    max_attempts: int
+    max_age: float
+    lease_seconds: float
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with ±20 % jitter: 2, 4, 8 … capped at 5 minutes."""
+    base = min(BACKOFF_CAP, BACKOFF_BASE ** max(1, attempts))
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+def row_to_job(row: Mapping[str, Any]) -> Job:
+    return Job(id=row["id"], kind=row["kind"], integration=row["integration"],
+               enterprise_number=row["enterprise_number"], key=row["key"], payload=row["payload"] or {},
+               attempts=row["attempts"], created_at=row["created_at"])
+
+
+class JobQueue:
+    def __init__(self, db: DbPool, tenant_parallel: int = 4) -> None:
+        self._db = db
+        self.tenant_parallel = tenant_parallel
+        self.handlers: dict[str, HandlerSpec] = {}
+        self._wake: Callable[[Sequence[int]], None] | None = None
+
+    # -- declaration -------------------------------------------------------------------------------
+
+    def register(self, kind: str, handler: Callable[[Job], None], *, integration: str,
+                 max_attempts: int = 8, max_age: float = 24 * 3600.0, lease_seconds: float = 60.0) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"job kind {kind!r} is registered twice")
+        self.handlers[kind] = HandlerSpec(kind, integration, handler, max_attempts, max_age, lease_seconds)
+
+    def set_waker(self, wake: Callable[[Sequence[int]], None] | None) -> None:
+        self._wake = wake
+
+    # -- producing ---------------------------------------------------------------------------------
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
+                key: str | None = None, delay: float = 0.0, dedupe: bool = False,
+                conn: Any = None, integration: str | None = None) -> int | None:
+        spec = self.handlers.get(kind)
+        owner = integration or (spec.integration if spec else None)
+        if owner is None:
+            raise ValueError(f"unknown job kind {kind!r}")
+        max_attempts = spec.max_attempts if spec else 8
+        sql = (
+            "INSERT INTO jobs (integration, kind, enterprise_number, key, dedupe, payload, max_attempts, run_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) "
+            + ("ON CONFLICT (kind, key) WHERE state = 'pending' AND dedupe DO NOTHING " if dedupe else "")
+            + "RETURNING id"
+        )
+        params = (owner, kind, enterprise_number, key, dedupe, Json(dict(payload)), max_attempts, delay)
+        if conn is not None:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                row = cur.fetchone()
+            return row[0] if row else None
+        with self._db.connection() as own, own.cursor() as cur:
+            cur.execute(sql, params)
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def run_soon(self, job_ids: Sequence[int]) -> None:
+        if self._wake is not None and job_ids:
+            self._wake(list(job_ids))
+
+    # -- claiming ----------------------------------------------------------------------------------
+
+    def claim(self, limit: int, worker: str, *, ids: Sequence[int] | None = None,
+              lease_seconds: float = 120.0) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` due jobs this process can run, fairly across tenants."""
+        kinds = list(self.handlers)
+        if limit <= 0 or not kinds:
+            return []
+        with self._db.connection() as conn:
+            candidates = self._candidates(conn, kinds, limit, ids)
+            if not candidates:
+                return []
+            with dict_cursor(conn) as cur:
+                cur.execute(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %s, "
+                    "locked_until = now() + make_interval(secs => %s), updated_at = now() "
+                    "WHERE id IN (SELECT id FROM jobs WHERE id = ANY(%s) AND state = 'pending' "
+                    "             FOR UPDATE SKIP LOCKED) "
+                    "RETURNING *",
+                    (worker, lease_seconds, candidates),
+                )
+                return [dict(r) for r in cur.fetchall()]
+
+    def _candidates(self, conn: Any, kinds: list[str], limit: int, ids: Sequence[int] | None) -> list[int]:
+        cap = self.tenant_parallel
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT coalesce(enterprise_number, ''), count(*) FROM jobs "
+                "WHERE state = 'running' AND locked_until > now() GROUP BY 1")
+            running = {ent: n for ent, n in cur.fetchall()}
+            # Per tenant, its oldest due jobs whose key is not running right now.
+            cur.execute(
+                "SELECT c.id, coalesce(t.ent, ''), c.key FROM "
+                " (SELECT DISTINCT enterprise_number AS ent FROM jobs "
+                "   WHERE state = 'pending' AND run_at <= now() AND kind = ANY(%(kinds)s)"
+                "   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))) t, "
+                " LATERAL (SELECT j.id, j.key FROM jobs j "
+                "   WHERE j.enterprise_number IS NOT DISTINCT FROM t.ent AND j.state = 'pending' "
+                "     AND j.run_at <= now() AND j.kind = ANY(%(kinds)s) "
+                "     AND (%(ids)s::bigint[] IS NULL OR j.id = ANY(%(ids)s)) "
+                "     AND (j.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key "
+                "          AND r.state = 'running' AND r.locked_until > now())) "
+                "   ORDER BY j.run_at, j.id LIMIT %(cap)s) c",
+                {"kinds": kinds, "ids": list(ids) if ids else None, "cap": cap},
+            )
+            rows = cur.fetchall()
+        # Round-robin across tenants so each gets a turn before any gets a second one.
+        per_tenant: dict[str, list[tuple[int, str | None]]] = {}
+        for job_id, ent, key in rows:
+            per_tenant.setdefault(ent, []).append((job_id, key))
+        chosen: list[int] = []
+        keys: set[str] = set()
+        room = {ent: cap - running.get(ent, 0) for ent in per_tenant}
+        depth = 0
+        while len(chosen) < limit and any(depth < len(v) for v in per_tenant.values()):
+            for ent, items in per_tenant.items():
+                if depth >= len(items) or room[ent] <= 0 or len(chosen) >= limit:
+                    continue
+                job_id, key = items[depth]
+                if key is not None and key in keys:
+                    continue
+                if key is not None:
+                    keys.add(key)
+                chosen.append(job_id)
+                room[ent] -= 1
+            depth += 1
+        return chosen
+
+    # -- finishing ---------------------------------------------------------------------------------
+
+    def finish(self, job_id: int, worker: str) -> None:
+        self._update(job_id, worker, "state = 'done', finished_at = now(), last_error = NULL")
+
+    def fail(self, job_id: int, worker: str, error: str) -> None:
+        self._update(job_id, worker, "state = 'failed', finished_at = now(), last_error = %s", (error[:2000],))
+
+    def retry(self, job_id: int, worker: str, delay: float, error: str, *, count_attempt: bool) -> None:
+        self._update(
+            job_id, worker,
+            "state = 'pending', run_at = now() + make_interval(secs => %s), last_error = %s, "
+            "attempts = attempts - %s",
+            (delay, error[:2000], 0 if count_attempt else 1),
+        )
+
+    def park(self, job_id: int, worker: str, reason: str) -> None:
+        self._update(job_id, worker, "state = 'waiting', last_error = %s, attempts = attempts - 1",
+                     (reason[:2000],))
+
+    def _update(self, job_id: int, worker: str, assignments: str, params: tuple[Any, ...] = ()) -> None:
+        with self._db.connection() as conn, conn.cursor() as cur:
+            # "AND locked_by = worker": a job whose lease expired and was re-driven elsewhere is no
+            # longer ours to finish.
+            cur.execute(
+                f"UPDATE jobs SET {assignments}, locked_by = NULL, locked_until = NULL, updated_at = now() "
+                "WHERE id = %s AND state = 'running' AND locked_by = %s",
+                (*params, job_id, worker),
+            )
+
+    def heartbeat(self, job_ids: Sequence[int], worker: str, lease_seconds: float) -> None:
+        if not job_ids:
+            return
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE jobs SET locked_until = now() + make_interval(secs => %s) "
+                "WHERE id = ANY(%s) AND state = 'running' AND locked_by = %s",
+                (lease_seconds, list(job_ids), worker))
+
+    def make_due(self) -> int:
+        """Tests and tools: pull every delayed pending job forward to now."""
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE jobs SET run_at = now() WHERE state = 'pending' AND run_at > now()")
+            return int(cur.rowcount)
+
+    def reap_stale(self) -> int:
+        """Hand jobs whose worker died (lease expired) back to the queue."""
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE jobs SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL, "
+                "last_error = coalesce(last_error, '') || ' [re-driven after an expired claim]', "
+                "updated_at = now() WHERE state = 'running' AND locked_until < now()")
+            return int(cur.rowcount)
+
+    def prune_done(self, older_than_days: int = 7) -> int:
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM jobs WHERE state = 'done' "
+                        "AND finished_at < now() - make_interval(days => %s)", (older_than_days,))
+            return int(cur.rowcount)
+
+    # -- visibility --------------------------------------------------------------------------------
+
+    def counts(self, integration: str, enterprise_number: str | None = None) -> dict[str, int]:
+        out = {"pending": 0, "running": 0, "waiting": 0, "failed": 0}
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT state, count(*) FROM jobs WHERE integration = %s "
+                "AND (%s::text IS NULL OR enterprise_number = %s) AND state <> 'done' GROUP BY state",
+                (integration, enterprise_number, enterprise_number))
+            for state, n in cur.fetchall():
+                out[state] = int(n)
+        return out
+
+    def all_counts(self) -> list[tuple[str, str, int]]:
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT integration, state, count(*) FROM jobs WHERE state <> 'done' GROUP BY 1, 2")
+            return [(i, s, int(n)) for i, s, n in cur.fetchall()]
+
+    def age_expired(self, row: Mapping[str, Any]) -> bool:
+        spec = self.handlers.get(row["kind"])
+        max_age = spec.max_age if spec else 24 * 3600.0
+        created: dt.datetime = row["created_at"]
+        return (dt.datetime.now(dt.timezone.utc) - created).total_seconds() > max_age

@@ -1,0 +1,12 @@
+"""The host's HTTP routes, one small module per concern."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_views(app: Flask) -> None:
+    from host_app.views import dispatch, health
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(dispatch.bp)
