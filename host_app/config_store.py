@@ -99,14 +99,42 @@ class ConfigStore:
 
     def _merge(self, conn: Any, ent: str, code: str, patch: Mapping[str, Any],
                remove: Sequence[Sequence[str]], replace: Sequence[Sequence[str]]) -> dict[str, Any]:
+        return self._update(conn, ent, code, lambda section: apply_patch(section, patch, remove, replace))
+
+    def update_section(self, enterprise_number: str, code: str,
+                       transform: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        """Atomically replace the section with ``transform(current)``; ``None`` means "no change".
+
+        ``transform`` runs while the enterprise row is locked (so two saves never lose each other's
+        changes); it may raise (e.g. a validation error) to abort without writing anything.
+        """
+        with self._db.connection() as conn:
+            before_version = self._version(conn, enterprise_number)
+            section = self._update(conn, enterprise_number, code, transform)
+            changed = self._version(conn, enterprise_number) != before_version
+        if changed:
+            self.notify_local(enterprise_number, code)
+        return section
+
+    @staticmethod
+    def _version(conn: Any, ent: str) -> int | None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT config_version FROM enterprises WHERE number = %s", (ent,))
+            row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    def _update(self, conn: Any, ent: str, code: str,
+                transform: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
         with conn.cursor() as cur:
             cur.execute("SELECT integrations_config FROM enterprises WHERE number = %s FOR UPDATE", (ent,))
             row = cur.fetchone()
             if row is None:
                 raise ApiError(f"enterprise {ent} not found", code="not_found", status=404)
             config = dict(row[0] or {})
-            section = config.get(code) if isinstance(config.get(code), dict) else {}
-            new_section = apply_patch(section, patch, remove, replace)
+            section = copy.deepcopy(config[code]) if isinstance(config.get(code), dict) else {}
+            new_section = transform(copy.deepcopy(section))
+            if new_section is None or new_section == section:
+                return section
             cur.execute(
                 "UPDATE enterprises SET integrations_config = jsonb_set(integrations_config, %s, %s, true), "
                 "config_version = config_version + 1, updated_at = now() WHERE number = %s",

@@ -61,7 +61,8 @@ class ApiError(Exception):
 
 
 class PbxError(Exception):
-    """An originate that failed. ``code``: unreachable, timeout, auth_failed, originate_failed, not_configured."""
+    """An originate that failed. ``code``: unreachable, timeout, auth_failed, originate_failed,
+    not_configured, invalid_value (a field carried CR/LF/NUL or is not an extension/phone)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -208,10 +209,21 @@ class ConfigStore(Protocol):
         """
         ...
 
+    def update_section(self, enterprise_number: str, code: str,
+                       transform: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        """Atomically replace the section with ``transform(current)`` (``None``: no change). Runs under
+        the enterprise's row lock, so concurrent saves never lose each other's changes; ``transform`` may
+        raise to abort. Same side effects as :meth:`merge_section` when something changed."""
+        ...
+
     def delete_section(self, enterprise_number: str, code: str) -> bool: ...
 
     def subscribe(self, callback: Callable[[str, str], None]) -> None:
-        """``callback(enterprise_number, code)`` runs in every worker after a config change."""
+        """``callback(enterprise_number, code)`` runs in every worker after a config change.
+
+        ``code`` is ``"*"`` when the enterprise row itself changed; both are ``"*"`` after the worker
+        reconnected its listener (anything may have changed: drop everything).
+        """
         ...
 
 

@@ -1,0 +1,1 @@
+"""Importable fakes shared by tests (``from tests.fakes.ami_server import FakeAmiServer``)."""
