@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from host_app.db import gevent_active
@@ -50,6 +52,28 @@ class BoundedSpawner:
         thread.start()
         return thread
 
+    def try_spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        """Like ``spawn`` but never waits for a free slot: ``False`` when every slot is busy.
+
+        For callers that must not block (a request answering 202 in milliseconds).
+        """
+        if self._pool is not None:
+            if self._pool.full():
+                return False
+            self._pool.spawn(_guard, fn, *args, **kwargs)
+            return True
+        if not self._slots.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                _guard(fn, *args, **kwargs)
+            finally:
+                self._slots.release()
+
+        threading.Thread(target=run, daemon=True).start()
+        return True
+
     def join(self, timeout: float) -> None:
         if self._pool is not None:
             self._pool.join(timeout=timeout)
@@ -76,6 +100,79 @@ def sleep(seconds: float) -> None:
         import time
 
         time.sleep(seconds)
+
+
+@dataclass
+class BudgetOutcome:
+    """What ``run_with_budget`` saw by its deadline; tasks still running then are in ``timed_out``."""
+
+    results: dict[str, Any] = field(default_factory=dict)  # finished without raising
+    failed: set[str] = field(default_factory=set)  # raised (logged)
+    timed_out: set[str] = field(default_factory=set)  # still running; they finish in the background
+    seconds: dict[str, float] = field(default_factory=dict)  # run time of each finished task
+
+
+class _Collector:
+    def __init__(self, names: set[str]) -> None:
+        self._pending = set(names)
+        self._outcome = BudgetOutcome()
+        self._cond = threading.Condition()  # cooperative under gevent's monkey-patching
+
+    def record(self, name: str, ok: bool, value: Any, seconds: float) -> None:
+        with self._cond:
+            if name not in self._pending:
+                return
+            self._pending.discard(name)
+            if ok:
+                self._outcome.results[name] = value
+            else:
+                self._outcome.failed.add(name)
+            self._outcome.seconds[name] = seconds
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending, timeout=max(0.0, timeout))
+
+    def close(self) -> BudgetOutcome:
+        # Later finishers are ignored: the caller has answered with this snapshot already.
+        with self._cond:
+            outcome = BudgetOutcome(dict(self._outcome.results), set(self._outcome.failed),
+                                    set(self._pending), dict(self._outcome.seconds))
+            self._pending.clear()
+        return outcome
+
+
+def run_with_budget(tasks: Mapping[str, Callable[[], Any]], budget_seconds: float) -> BudgetOutcome:
+    """Run ``tasks`` concurrently and return what finished within ``budget_seconds``.
+
+    Tasks still running at the deadline are not killed: they run on (greenlets under gevent, daemon
+    threads otherwise), so a slow lookup still warms the plugin's cache for the next call. A task that
+    raises is logged and reported in ``failed``; it never propagates.
+    """
+    collector = _Collector(set(tasks))
+    if not tasks:
+        return collector.close()
+
+    def run(name: str, fn: Callable[[], Any]) -> None:
+        started = time.monotonic()
+        try:
+            value, ok = fn(), True
+        except Exception:
+            log.exception("budgeted task %s failed", name)
+            value, ok = None, False
+        collector.record(name, ok, value, time.monotonic() - started)
+
+    if gevent_active():
+        import gevent
+
+        greenlets = [gevent.spawn(run, name, fn) for name, fn in tasks.items()]
+        gevent.joinall(greenlets, timeout=max(0.0, budget_seconds))
+    else:
+        for name, fn in tasks.items():
+            threading.Thread(target=run, args=(name, fn), name=f"budget-{name}", daemon=True).start()
+        collector.wait(budget_seconds)
+    return collector.close()
 
 
 class Loop:

@@ -172,6 +172,22 @@ class ConfigStore:
                 log.exception("config subscriber failed for %s/%s", enterprise_number, code)
 
 
+ALL_CODES = "*"  # payload code of a change to the enterprise row itself (name, token, active, pbx ...)
+
+
+def enterprise_changed(conn: Any, enterprise_number: str) -> None:
+    """Inside the caller's transaction: announce a change of the enterprise row to every worker.
+
+    ``NOTIFY`` is delivered at commit, so a rolled-back change announces nothing. ``config_version``
+    grows too, because plugins key caches by it and the row's timezone or region may have changed. The
+    caller runs ``ConfigStore.notify_local(enterprise_number, ALL_CODES)`` after the commit.
+    """
+    with conn.cursor() as cur:
+        cur.execute("UPDATE enterprises SET config_version = config_version + 1 WHERE number = %s",
+                    (enterprise_number,))
+        cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{enterprise_number}\t{ALL_CODES}"))
+
+
 def _after_change(cur: Any, ent: str, code: str) -> None:
     # A marked tenant's jobs wait for its config to change: this is that change.
     cur.execute(
