@@ -1,0 +1,101 @@
+"""SQL for ``ms_calls`` (every function takes ``conn`` first and carries the enterprise number)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg2.extras import Json, RealDictCursor
+
+from ms_plugin.calls.model import KIND_CALL, CallRecord, Done, Facts
+
+_COLS = ("enterprise_number, unique_id, kind, parent_unique_id, phone, facts, done, state, version, "
+         "created_at, updated_at")
+
+
+def _record(row: dict[str, Any]) -> CallRecord:
+    return CallRecord(
+        enterprise_number=row["enterprise_number"], unique_id=row["unique_id"], kind=row["kind"],
+        parent_unique_id=row["parent_unique_id"], facts=Facts.from_json(row["facts"]),
+        done=Done.from_json(row["done"]), phone=row["phone"], state=row["state"], version=row["version"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+def get(conn: Any, ent: str, unique_id: str) -> CallRecord | None:
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(f"SELECT {_COLS} FROM ms_calls WHERE enterprise_number = %s AND unique_id = %s",
+                    (ent, unique_id))
+        row = cur.fetchone()
+    return _record(dict(row)) if row else None
+
+
+def insert(conn: Any, rec: CallRecord) -> CallRecord:
+    """Insert unless another worker did first; returns the stored row either way."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO ms_calls (enterprise_number, unique_id, kind, parent_unique_id, direction, phone, "
+            "facts, done) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (rec.enterprise_number, rec.unique_id, rec.kind, rec.parent_unique_id, rec.facts.direction,
+             rec.phone, Json(rec.facts.to_json()), Json(rec.done.to_json())),
+        )
+    stored = get(conn, rec.enterprise_number, rec.unique_id)
+    assert stored is not None
+    return stored
+
+
+def save(conn: Any, rec: CallRecord) -> None:
+    """Write facts/done/state back. Callers hold the call's lease, so no other writer races this."""
+    finished = rec.state == "finished"
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ms_calls SET kind = %s, parent_unique_id = %s, direction = %s, phone = %s, facts = %s, "
+            "done = %s, state = %s, answered_employee = coalesce(%s, answered_employee), "
+            "version = version + 1, updated_at = now(), "
+            "finished_at = CASE WHEN %s THEN coalesce(finished_at, now()) ELSE finished_at END "
+            "WHERE enterprise_number = %s AND unique_id = %s",
+            (rec.kind, rec.parent_unique_id, rec.facts.direction, rec.phone, Json(rec.facts.to_json()),
+             Json(rec.done.to_json()), rec.state, _answered_employee(rec), finished,
+             rec.enterprise_number, rec.unique_id),
+        )
+
+
+def _answered_employee(rec: CallRecord) -> str | None:
+    # Only a call someone really took feeds "the last employee who talked with this number".
+    return rec.done.employee_id if rec.facts.is_answered else None
+
+
+def live_incoming(conn: Any, ent: str, since: dt.datetime) -> list[CallRecord]:
+    """Open incoming calls of the enterprise seen since ``since`` (for follow-me leg detection)."""
+    with conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(
+            f"SELECT {_COLS} FROM ms_calls WHERE enterprise_number = %s AND state = 'open' AND kind = %s "
+            "AND direction = 'in' AND created_at >= %s ORDER BY created_at DESC LIMIT 200",
+            (ent, KIND_CALL, since))
+        return [_record(dict(r)) for r in cur.fetchall()]
+
+
+def last_answered_employee(conn: Any, ent: str, phone: str, exclude_unique_id: str | None = None) -> str | None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT answered_employee FROM ms_calls WHERE enterprise_number = %s AND phone = %s "
+            "AND answered_employee IS NOT NULL AND unique_id IS DISTINCT FROM %s "
+            "ORDER BY created_at DESC LIMIT 1", (ent, phone, exclude_unique_id))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def stale_open(conn: Any, older_than: dt.datetime, limit: int = 200) -> list[tuple[str, str]]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT enterprise_number, unique_id FROM ms_calls WHERE state = 'open' "
+                    "AND kind IN ('call', 'pending') AND updated_at < %s ORDER BY updated_at LIMIT %s",
+                    (older_than, limit))
+        return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+def unique_ids_of(conn: Any, ent: str, root: str) -> list[str]:
+    """The root's UniqueId and those of its legs."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT unique_id FROM ms_calls WHERE enterprise_number = %s "
+                    "AND (unique_id = %s OR parent_unique_id = %s)", (ent, root, root))
+        return [r[0] for r in cur.fetchall()]
