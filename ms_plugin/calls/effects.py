@@ -18,7 +18,8 @@ from host_app.integrations.contract import JournalEntry, RetryLater
 from ms_plugin.calls.model import CallRecord
 from ms_plugin.calls.timefmt import MSK, to_msk
 from ms_plugin.moysklad.models import href_ref, meta_ref
-from ms_plugin.phones import PhoneNumber
+from ms_plugin.lookup.matching import confirm, decide
+from ms_plugin.phones import PhoneNumber, search_forms
 from ms_plugin.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Effects:
             raise RetryLater(0.5, "another call is creating this client right now")
         try:
             lookup = self.state.lookup
-            lookup.invalidate(tenant.number, number)
+            # Another call may have created it while we waited for the lease: it cached what it made.
             found = lookup.find(tenant, number)
             if found.status == "found" and found.counterparty is not None:
                 return found.counterparty.id, False
@@ -69,6 +70,11 @@ class Effects:
                 return None, False
             if found.status == "unavailable":
                 raise RetryLater(5.0, f"client search failed: {found.error}", count_attempt=True)
+            # A miss may be a minute old: one fresh search with the form we store numbers in (E.164
+            # contains it) catches a client created since, at the cost of a single request.
+            fresh = self._fresh_match(tenant, number)
+            if fresh is not None:
+                return (fresh or None), False
             body: dict[str, Any] = {
                 "name": _client_name(number), "phone": number.e164, "companyType": "individual",
                 "tags": ["телефония"],
@@ -87,6 +93,16 @@ class Effects:
         finally:
             lease.release()
 
+    def _fresh_match(self, tenant: Tenant, number: PhoneNumber) -> str | None:
+        """The id of a client holding the number now ("" when several do), None when nobody does."""
+        api = tenant.json_api
+        rows = api.search_counterparties(search_forms(number)[0], limit=50, expand_contact_persons=True)
+        matches = confirm(rows, number, tenant.region, api.list_contact_persons)
+        if not matches:
+            return None
+        result = decide(matches)
+        return result.counterparty.id if result.status == "found" and result.counterparty else ""
+
     def move_owner(self, tenant: Tenant, rec: CallRecord, number: PhoneNumber, counterparty_id: str,
                    employee_id: str) -> None:
         tenant.json_api.update_counterparty(counterparty_id, {"owner": self._ref(tenant, "employee", employee_id)})
@@ -101,7 +117,8 @@ class Effects:
         actions = tenant.config.actions(rec.facts.direction == "in")
         api = tenant.json_api
         meta = self.order_metadata(tenant)
-        if actions.create_order == "if_no_open":
+        # A client created by this very call has no orders yet: no need to ask (JSON API limits are tight).
+        if actions.create_order == "if_no_open" and not rec.done.counterparty_created:
             final = set(meta["final_states"])
             for order in api.list_customer_orders(counterparty_id, limit=20):
                 if order.state_id not in final:

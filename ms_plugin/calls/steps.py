@@ -113,15 +113,19 @@ class CallRun:
         def set_flag(name: str) -> Callable[[], None]:
             return lambda: setattr(d, name, True)
 
+        # Only the lookup runs as soon as the call starts (it warms the cache for the first card); the
+        # rest waits for the dial, which tells whose client and whose order it is.
+        placed = bool(f.hung_up or (f.ringing if f.direction == "in" else f.caller_ext))
         return [
             ("lookup", lambda: not d.lookup_done, lambda: self._lookup(budget=None), set_flag("lookup_done")),
-            ("client", lambda: (d.counterparty_id is None and not d.ambiguous and actions.create_client
+            ("client", lambda: (placed and d.counterparty_id is None and not d.ambiguous and actions.create_client
                                 and not d.client_attempted), self._client, set_flag("client_attempted")),
             ("owner", lambda: (d.counterparty_created and d.counterparty_id is not None and not d.owner_moved
                                and f.is_answered), self._owner, set_flag("owner_moved")),
             ("close_tasks", lambda: not d.tasks_closed and (f.direction == "out" or f.is_answered),
              self._close_tasks, set_flag("tasks_closed")),
-            ("order", lambda: not d.order_done and self._order_due(actions), self._order, set_flag("order_done")),
+            ("order", lambda: placed and not d.order_done and self._order_due(actions), self._order,
+             set_flag("order_done")),
             ("task", lambda: not d.task_done and self._task_due(), self._missed_task, set_flag("task_done")),
         ]
 
@@ -194,13 +198,18 @@ class CallRun:
         return next((self.mapping[e] for e in facts.ringing if e in self.mapping), None)
 
     def _order_due(self, actions: Any) -> bool:
+        """True when an order must be created now; settles (and records) the cases where it never will."""
+        done = self.rec.done
         if actions.create_order == "none" or not self.rec.facts.live or self.hidden:
-            self.rec.done.order_done = True  # nothing to do, now or later
+            done.order_done = True  # nothing to do, now or later (replays never create orders)
+            self._record()
             return False
-        if self.rec.done.counterparty_id is None:
-            if not actions.create_client or self.rec.done.ambiguous:
-                self._journal("order.create", "skipped", error="unknown caller and client creation is off")
-                self.rec.done.order_done = True
+        if done.counterparty_id is None:
+            if not actions.create_client or done.ambiguous:
+                self._journal("order.create", "skipped", error="unknown caller and client creation is off"
+                              if not done.ambiguous else "several clients have this number")
+                done.order_done = True
+                self._record()
             return False
         return True
 

@@ -30,6 +30,7 @@ def emulator_server() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
     emulator_server.state.reset()
+    emulator_server.state.set_knobs(json_weight_basic=1, json_weight_token=1)
     return emulator_server
 
 
@@ -38,7 +39,10 @@ def app_overrides() -> dict[str, Any]:
     # Short circuit-breaker and backoff times: a test cannot wait out production's 60 s.
     return {"MS_ALLOWED_API_HOSTS": "127.0.0.1", "MS_HOT_LOOKUP_MS": "2000", "MS_CIRCUIT_BASE": "0.05",
             "MS_CIRCUIT_MAX": "0.2", "MS_BACKOFF_BASE": "0.01", "MS_BACKOFF_MAX": "0.05",
-            "MS_BACKGROUND_MAX_WAIT": "0.3", "MS_BACKGROUND_BUDGET": "3"}
+            "MS_BACKGROUND_MAX_WAIT": "0.3", "MS_BACKGROUND_BUDGET": "3",
+            # JSON API rate limiting is proven in tests/moysklad; here a generous budget (weight 1 on both
+            # sides) keeps these flow tests from waiting out 3 s windows.
+            "MS_JSON_WEIGHT": "1"}
 
 
 @dataclass
