@@ -106,6 +106,13 @@ def _possible(text: str, region: str | None) -> PhoneNumber | None:
     if not phonenumbers.is_possible_number(number):
         return None
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    # Runs of leading zeros (garbage such as "+310000000") do not survive a round trip through E.164
+    # in the library; such a "number" is not one we could ever match again, so it is not a number.
+    try:
+        if phonenumbers.format_number(phonenumbers.parse(e164, None), PhoneNumberFormat.E164) != e164:
+            return None
+    except NumberParseException:
+        return None
     region_code = phonenumbers.region_code_for_number(number) or None
     return PhoneNumber(e164, e164[1:], region_code, phonenumbers.is_valid_number(number))
 
@@ -213,6 +220,8 @@ def search_forms(n: PhoneNumber) -> list[str]:
     2. The library's international format (``+375 29 123-45-67``, ``+7 916 123-45-67``).
     3. The national format (``8 029 123-45-67``, ``8 (916) 123-45-67``).
     4. The bracketed tail (``(29) 123-45-67``), which hand-typed ``+375 (29) 123-45-67`` contains.
+    5. The international format with spaces only (``+7 495 331 22 33``: MoySklad's own documentation
+       stores numbers this way).
     Every row found must still be confirmed with :func:`same_number`. A "+" must be URL-encoded (%2B).
     """
     number = n._parsed()
@@ -223,6 +232,7 @@ def search_forms(n: PhoneNumber) -> list[str]:
     area, _sep, subscriber = rest.partition(" ")
     if area and subscriber:
         forms.append(f"({area}) {subscriber}")
+    forms.append(international.replace("-", " "))
     return list(dict.fromkeys(form for form in forms if form))
 
 

@@ -154,12 +154,12 @@ def test_is_extension(raw: object, expected: bool) -> None:
 
 def test_search_forms_by() -> None:
     forms = search_forms(PhoneNumber.from_e164(BY_MOBILE))
-    assert forms == ["291234567", "+375 29 123-45-67", "8 029 123-45-67", "(29) 123-45-67"]
+    assert forms == ["291234567", "+375 29 123-45-67", "8 029 123-45-67", "(29) 123-45-67", "+375 29 123 45 67"]
 
 
 def test_search_forms_ru_and_kz() -> None:
     assert search_forms(PhoneNumber.from_e164(RU_MOBILE)) == [
-        "9161234567", "+7 916 123-45-67", "8 (916) 123-45-67", "(916) 123-45-67"]
+        "9161234567", "+7 916 123-45-67", "8 (916) 123-45-67", "(916) 123-45-67", "+7 916 123 45 67"]
     assert search_forms(PhoneNumber.from_e164(KZ_MOBILE))[0] == "7011234567"
 
 
