@@ -111,7 +111,7 @@ class CallFlow:
                 decision = classify(
                     event, region=tenant.region,
                     live_incoming=lambda: repo.live_incoming(conn, ent, _now() - LIVE_WINDOW),
-                    originate_matches=lambda ext, phone: self._originate_matches(conn, ent, ext, phone))
+                    originate_matches=lambda ext, phone: self._originate_matches(conn, ent, ext, phone, event))
                 if rec is None:
                     facts = Facts(crm_originated=decision.crm_originated)
                     rec = repo.insert(conn, CallRecord(ent, uid, decision.kind, decision.parent, facts, Done(),
@@ -132,12 +132,12 @@ class CallFlow:
             return None
         return uid
 
-    def _originate_matches(self, conn: Any, ent: str, ext: str, phone: str) -> bool:
-        try:
-            from ms_plugin.click_to_call.originates import match_originate
-        except ImportError:  # click-to-call not installed in this build
-            return False
-        return bool(match_originate(conn, ent, ext, phone))
+    @staticmethod
+    def _originate_matches(conn: Any, ent: str, ext: str, phone: str, event: CallEvent) -> bool:
+        """Is this dial the conversation a MoySklad user asked for (a pending click-to-call)?"""
+        from ms_plugin.click_to_call.originates import match_originate
+
+        return bool(match_originate(conn, ent, ext, phone, at=event.received_at, unique_id=event.unique_id))
 
     def _hold_pending(self, tenant: Tenant, rec: CallRecord, event: CallEvent) -> None:
         """Keep the facts of a UniqueId we cannot place yet; schedule the lost-dial promotion."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from tests.factories import sql
 from tests.ms.calls import sequences as seq
 from tests.ms.calls.conftest import EMPLOYEES, Tenant, make_tenant
 
@@ -150,7 +151,21 @@ def test_two_clients_with_the_number_are_reported_not_guessed(db_url, emulator, 
     assert len(counterparties(t)) == 2
 
 
-def test_an_outgoing_crm_originated_call_is_one_call(db_url, emulator, client, run_jobs):
-    t = full(db_url, emulator, client, run_jobs)
+def test_a_click_to_call_conversation_is_one_call_marked_as_from_moysklad(db_url, emulator, client, run_jobs):
+    t = full(db_url, emulator, client, run_jobs, notifications={"notify_outgoing": True})
+    # What the webhook stores when a MoySklad user clicks the number (the PBX then rings 151 first).
+    sql(db_url, "INSERT INTO ms_originates (enterprise_number, extension, employee_id, dest_digits, dest_e164, "
+                "dial_number, status) VALUES ('100', '151', %s, '375290000002', '+375290000002', "
+                "'375290000002', 'dialled')", (ids(t)["151"],))
     t.send(seq.crm_originated())
-    assert len(t.calls()) == 1 and t.calls()[0]["isIncoming"] is False
+    calls = t.calls()
+    assert len(calls) == 1 and calls[0]["isIncoming"] is False and calls[0]["extension"] == "151"
+    assert "из МойСклад" in calls[0]["comment"]
+    assert sql(db_url, "SELECT status, matched_unique_id FROM ms_originates") == [("matched", "1757890000.1")]
+
+
+def test_external_initiated_without_a_click_is_an_ordinary_call(db_url, emulator, client, run_jobs):
+    t = full(db_url, emulator, client, run_jobs)
+    t.send(seq.crm_originated())  # the listener's ExternalInitiated flag is unreliable: it proves nothing
+    calls = t.calls()
+    assert len(calls) == 1 and "из МойСклад" not in calls[0]["comment"]
