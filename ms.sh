@@ -29,8 +29,9 @@ ensure_venv() {  # ensure_venv [extras]
   stamp="$VENV/.ms-installed-${extras:-base}"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing the project into $VENV${extras:+ (with $extras)}"
-    "$PY" -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" \
-      || die "pip install failed"
+    mkdir -p "$VAR/log"
+    "$PY" -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" >"$VAR/log/install.log" 2>&1 \
+      || { tail -n 30 "$VAR/log/install.log" >&2; die "pip install failed (see var/log/install.log)"; }
     echo "$want" >"$stamp"
   fi
 }

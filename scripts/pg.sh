@@ -46,7 +46,7 @@ pg_start() {
       || { cat "$parent/initdb.log" >&2; return 1; }
   fi
   pg_as "$bin/pg_ctl" -D "$parent/data" -w -t 60 -l "$parent/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $parent -c max_connections=300 $PG_EXTRA_OPTS" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $parent -c max_connections=300 ${PG_EXTRA_OPTS:-}" start >/dev/null \
     || { tail -n 20 "$parent/server.log" >&2; return 1; }
 }
 
