@@ -88,20 +88,13 @@ class CallRun:
         if not self.skip_json and self.number is not None and self._json_step():
             return True
         write = self._next_write()
-        if write is not None:
-            if write.create and self._wants_full_lookup():
-                self._lookup(budget=None)
-                write = self._next_write() or write
-            return self._send(write)
-        return False
+        return self._send(write) if write is not None else False
 
     def _next_write(self) -> PhoneWrite | None:
         return next_write(self.rec, self.view, now=_now(), hidden=self.hidden, number=self.display_number)
 
     def _wants_hot_lookup(self) -> bool:
-        return (not self.skip_json and self.number is not None and not self.rec.done.lookup_done)
-
-    _wants_full_lookup = _wants_hot_lookup
+        return not self.skip_json and self.number is not None and not self.rec.done.lookup_done
 
     # -- JSON API steps ----------------------------------------------------------------------------
 
@@ -286,6 +279,8 @@ class CallRun:
             return
         if self._next_write() is not None:
             return
+        if rec.done.shown and not rec.done.hide_all:
+            return  # an "after" card is up: the stale-card sweeper hides it, then the call is finished
         rec.state = "finished"
         self._record()
 
@@ -304,6 +299,8 @@ class CallRun:
             self._send(PhoneWrite(create=False, body=body, urgent=True,
                                   marks={"hide_all": True, "sequence": done.sequence + 1}))
             self._journal("card.stale_hidden", "success")
+            self._maybe_finish()
+            return
         updated = rec.updated_at or _now()
         if not rec.facts.hung_up and _now() - updated > ABANDON_AFTER:
             write = next_write(rec, self.view, now=_now(), hidden=self.hidden, number=self.display_number,

@@ -104,3 +104,28 @@ def test_a_call_held_by_another_worker_waits_and_then_completes(tenant: Tenant, 
     lease.release()
     tenant.run_jobs(include_delayed=True)
     assert len(tenant.calls()) == 1
+
+
+def test_cards_of_a_call_whose_hangup_never_came_are_hidden_by_the_sweeper(tenant: Tenant, pbx: Any, db_url: str):
+    tenant.send(pbx("2-1")[:2])  # start, dial: cards up, then the PBX goes silent
+    assert len(tenant.emu.state.cards(tenant.account["name"])["visible"]) == 3
+    sql(db_url, "UPDATE ms_calls SET updated_at = now() - interval '2 hours'")
+    tenant.run_jobs(include_delayed=True)  # the sweeper finds the stale call
+    tenant.run_jobs()  # and its sweep job hides the cards
+    assert tenant.emu.state.cards(tenant.account["name"])["visible"] == {}
+    assert sql(db_url, "SELECT state FROM ms_calls WHERE kind = 'call'") == [("open",)]  # a late hangup still counts
+
+
+def test_after_mode_card_is_hidden_by_the_sweeper_and_the_call_then_finishes(db_url: str, emulator: Any,
+                                                                           client: Any, run_jobs: Any, pbx: Any):
+    from tests.ms.calls.conftest import make_tenant
+
+    t = make_tenant(db_url, emulator, client, run_jobs, json_api=False,
+                    ms={"notifications": {"call_notify_mode": "after"}})
+    t.send(pbx("2-1"))
+    assert list(emulator.state.cards(t.account["name"])["visible"]) == [t.employee_ids["151"]]
+    sql(db_url, "UPDATE ms_calls SET updated_at = now() - interval '2 hours'")
+    run_jobs(include_delayed=True)
+    run_jobs()
+    assert emulator.state.cards(t.account["name"])["visible"] == {}
+    assert sql(db_url, "SELECT state FROM ms_calls WHERE kind = 'call'") == [("finished",)]
