@@ -11,6 +11,7 @@ Why each one:
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,37 @@ loglevel = os.environ.get("HOST_LOG_LEVEL", "info").lower()
 control_socket_disable = True
 
 
+def _ensure_secret(name: str, env_name: str) -> None:
+    """Create ``var/<name>`` once, complete and 0600, unless the environment provides the value.
+
+    Done in the master before any worker exists (as ``ms.sh start`` does), so workers only read it: two
+    workers creating it at once could otherwise see it created but still empty. Written to a private
+    file first and hard-linked into place, so it appears complete or not at all and is never replaced.
+    """
+    if os.environ.get(env_name):
+        return
+    path = _var / name
+    if path.exists():
+        return
+    _var.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # someone else won; theirs is the value
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def on_starting(server: Any) -> None:
     # Stale files from a previous run would be added to this run's counters.
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     _metrics_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_secret("admin-token", "HOST_ADMIN_TOKEN")
+    _ensure_secret("secret-key", "HOST_SECRET_KEY")
 
 
 def child_exit(server: Any, worker: Any) -> None:

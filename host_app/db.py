@@ -15,6 +15,7 @@ its greenlet instead of the whole worker.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,10 +132,7 @@ class DbPool:
             raise PoolTimeout(f"no free database connection within {self.timeout:g}s")
         try:
             pool = self._ensure_pool()
-            try:
-                conn = pool.getconn()
-            except psycopg2.Error as exc:  # the pool reconnects lazily; the server may be down
-                raise DbUnavailable(f"PostgreSQL is unreachable: {_short(exc)}") from exc
+            conn = self._checkout(pool)
             broken = False
             try:
                 yield conn
@@ -155,6 +153,23 @@ class DbPool:
         finally:
             self._slots.release()
 
+    def _checkout(self, pool: ThreadedConnectionPool) -> Any:
+        # An idle connection whose backend went away (PostgreSQL restarted, pg_terminate_backend) is
+        # dropped here and replaced, so the caller never gets a dead one. Bounded: at most every
+        # pooled connection plus one fresh one.
+        for _ in range(self.size + 1):
+            try:
+                conn = pool.getconn()
+            except psycopg2.Error as exc:  # the pool reconnects lazily; the server may be down
+                raise DbUnavailable(f"PostgreSQL is unreachable: {_short(exc)}") from exc
+            if _alive(conn):
+                return conn
+            try:
+                pool.putconn(conn, close=True)
+            except psycopg2.pool.PoolError:  # pragma: no cover - pool closed meanwhile
+                pass
+        raise DbUnavailable("no live database connection")
+
     def ping(self) -> bool:
         try:
             with self.connection() as conn, conn.cursor() as cur:
@@ -162,6 +177,29 @@ class DbPool:
                 return True
         except ApiError:
             return False
+
+
+def _alive(conn: Any) -> bool:
+    """Whether an idle pooled connection still has a backend, without a round trip when it does.
+
+    An idle connection has nothing to read; a readable socket means the server sent something on its
+    own, usually the FATAL of a terminated backend followed by EOF. Only then do we probe it.
+    """
+    if conn.closed:
+        return False
+    try:
+        readable = select.select([conn], [], [], 0)[0]
+    except (OSError, ValueError):  # e.g. a descriptor above FD_SETSIZE: assume alive, as before
+        return True
+    if not readable:
+        return True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        conn.rollback()
+        return True
+    except psycopg2.Error:
+        return False
 
 
 def _safe_rollback(conn: Any) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from host_app.integrations.contract import ApiError
 
@@ -95,7 +95,16 @@ def _handle_unexpected(err: Exception) -> Response:
     return error_response(500, "internal_error", "internal error")
 
 
+def _refuse_large_bodies() -> None:
+    # Werkzeug enforces MAX_CONTENT_LENGTH only when a view reads the body; the contract wants 413 for
+    # an oversized body on every route, including those that never look at it.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_large_bodies)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(ValidationError, _handle_validation)
     app.register_error_handler(HTTPException, _handle_http)

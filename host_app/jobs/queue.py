@@ -5,8 +5,12 @@ Rules the SQL keeps:
 * a claim is a lease (``locked_until``): a worker that dies mid-job loses it and the reaper hands the job
   to any other worker;
 * jobs with the same ``key`` never run at once, and one tenant holds at most ``tenant_parallel``
-  running jobs across the whole deployment, so a flood or a broken tenant cannot starve the others;
-* retries are bounded (``max_attempts``, ``max_age``) and every state is visible in the table.
+  running jobs *per integration* across the whole deployment, so a flood or a broken tenant cannot
+  starve the others, and a hanging plugin cannot hold back another plugin of the same tenant;
+* claims are serialised by a transaction-level advisory lock, so the two rules above hold across
+  workers and machines (choosing the candidates and marking them running is one atomic step);
+* retries are bounded (``max_attempts``, ``max_age``), also for a job whose worker keeps dying under
+  it, and every state is visible in the table.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
+_CLAIM_LOCK = 0x4D534A4F42  # "MSJOB": held for the few milliseconds of one claim transaction
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ class JobQueue:
         if limit <= 0 or not kinds:
             return []
         with self._db.connection() as conn:
+            with conn.cursor() as cur:
+                # Without it two workers may each pick a different job of one key (or each fill the
+                # same tenant's last free slot) from snapshots taken before the other's UPDATE.
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
             candidates = self._candidates(conn, kinds, limit, ids)
             if not candidates:
                 return []
@@ -127,17 +136,18 @@ class JobQueue:
         cap = self.tenant_parallel
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT coalesce(enterprise_number, ''), count(*) FROM jobs "
-                "WHERE state = 'running' AND locked_until > now() GROUP BY 1")
-            running = {ent: n for ent, n in cur.fetchall()}
-            # Per tenant, its oldest due jobs whose key is not running right now.
+                "SELECT coalesce(enterprise_number, ''), integration, count(*) FROM jobs "
+                "WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2")
+            running = {(ent, integration): n for ent, integration, n in cur.fetchall()}
+            # Per tenant and integration, its oldest due jobs whose key is not running right now.
             cur.execute(
-                "SELECT c.id, coalesce(t.ent, ''), c.key FROM "
-                " (SELECT DISTINCT enterprise_number AS ent FROM jobs "
+                "SELECT c.id, coalesce(t.ent, ''), t.integration, c.key FROM "
+                " (SELECT DISTINCT enterprise_number AS ent, integration FROM jobs "
                 "   WHERE state = 'pending' AND run_at <= now() AND kind = ANY(%(kinds)s)"
                 "   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))) t, "
                 " LATERAL (SELECT j.id, j.key FROM jobs j "
-                "   WHERE j.enterprise_number IS NOT DISTINCT FROM t.ent AND j.state = 'pending' "
+                "   WHERE j.enterprise_number IS NOT DISTINCT FROM t.ent "
+                "     AND j.integration = t.integration AND j.state = 'pending' "
                 "     AND j.run_at <= now() AND j.kind = ANY(%(kinds)s) "
                 "     AND (%(ids)s::bigint[] IS NULL OR j.id = ANY(%(ids)s)) "
                 "     AND (j.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key "
@@ -147,16 +157,16 @@ class JobQueue:
             )
             rows = cur.fetchall()
         # Round-robin across tenants so each gets a turn before any gets a second one.
-        per_tenant: dict[str, list[tuple[int, str | None]]] = {}
-        for job_id, ent, key in rows:
-            per_tenant.setdefault(ent, []).append((job_id, key))
+        per_tenant: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
+        for job_id, ent, integration, key in rows:
+            per_tenant.setdefault((ent, integration), []).append((job_id, key))
         chosen: list[int] = []
         keys: set[str] = set()
-        room = {ent: cap - running.get(ent, 0) for ent in per_tenant}
+        room = {group: cap - running.get(group, 0) for group in per_tenant}
         depth = 0
         while len(chosen) < limit and any(depth < len(v) for v in per_tenant.values()):
-            for ent, items in per_tenant.items():
-                if depth >= len(items) or room[ent] <= 0 or len(chosen) >= limit:
+            for group, items in per_tenant.items():
+                if depth >= len(items) or room[group] <= 0 or len(chosen) >= limit:
                     continue
                 job_id, key = items[depth]
                 if key is not None and key in keys:
@@ -164,7 +174,7 @@ class JobQueue:
                 if key is not None:
                     keys.add(key)
                 chosen.append(job_id)
-                room[ent] -= 1
+                room[group] -= 1
             depth += 1
         return chosen
 
@@ -214,11 +224,18 @@ class JobQueue:
             return int(cur.rowcount)
 
     def reap_stale(self) -> int:
-        """Hand jobs whose worker died (lease expired) back to the queue."""
+        """Hand jobs whose worker died (lease expired) back to the queue.
+
+        Every claim counted an attempt, so a job that kills its worker each time (a poison event) is
+        failed once its attempts are spent instead of taking workers down forever.
+        """
         with self._db.connection() as conn, conn.cursor() as cur:
             cur.execute(
-                "UPDATE jobs SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL, "
-                "last_error = coalesce(last_error, '') || ' [re-driven after an expired claim]', "
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, "
+                "finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
+                "run_at = now(), locked_by = NULL, locked_until = NULL, "
+                "last_error = coalesce(last_error || ' ', '') || CASE WHEN attempts >= max_attempts "
+                "THEN '[expired claim, no attempts left]' ELSE '[re-driven after an expired claim]' END, "
                 "updated_at = now() WHERE state = 'running' AND locked_until < now()")
             return int(cur.rowcount)
 
