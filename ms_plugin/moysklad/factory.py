@@ -165,6 +165,10 @@ class ClientFactory:
             for key in [k for k in self._cache if k[0] == enterprise_number]:
                 del self._cache[key]
 
+    def build(self, creds: TenantCredentials) -> TenantClients:
+        """Fresh clients, not cached (the admin's connection test of unsaved credentials)."""
+        return self._build(creds)
+
     def _build(self, creds: TenantCredentials) -> TenantClients:
         api_url, phone_url = self.base_urls(creds)
         phone = None

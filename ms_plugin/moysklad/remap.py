@@ -228,6 +228,10 @@ class RemapClient(BaseClient):
         """``GET /entity/organization`` (every page, archived ones included: check ``archived``)."""
         return [Organization.from_json(r) for r in self._list_all("/entity/organization", "/entity/organization")]
 
+    def list_sales_channels(self) -> list[SalesChannel]:
+        """``GET /entity/saleschannel`` (all pages): for the admin's "sales channel" choice."""
+        return [SalesChannel.from_json(r) for r in self._list_all("/entity/saleschannel", "/entity/saleschannel")]
+
     def find_sales_channel(self, name: str) -> SalesChannel | None:
         """``GET /entity/saleschannel?filter=name=<name>``: the non-archived channel with exactly this
         name (an archived one when that is all there is), else None."""
