@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 DEFAULT_BIND = "127.0.0.1:8023"
 
@@ -113,24 +113,29 @@ class HostSettingsSchema(Schema):
     HOST_LOOKUP_BUDGET_MS = fields.Integer(load_default=1500, validate=validate.Range(min=50, max=10000))
     TESTING = fields.Boolean(load_default=False)
 
-    @validates_schema
-    def _check_integrations(self, data: dict[str, Any], **_: Any) -> None:
-        for spec in data.get("HOST_INTEGRATIONS", ()):
-            module, _sep, attr = spec.partition(":")
-            if not module or not attr:
-                raise ValidationError(f"{spec!r} is not module:attr", "HOST_INTEGRATIONS")
+    # Field validators and a schema check that runs even when fields failed, so that one boot lists
+    # every problem (marshmallow skips schema validators after field errors unless told otherwise).
+    @validates("HOST_INTEGRATIONS")
+    def _check_integrations(self, value: tuple[str, ...], **_: Any) -> None:
+        bad = [spec for spec in value if not all(spec.partition(":")[::2])]
+        if bad:
+            raise ValidationError(f"not module:attr: {', '.join(repr(b) for b in bad)}")
 
-    @validates_schema
-    def _check_public_url(self, data: dict[str, Any], **_: Any) -> None:
-        url = data.get("PUBLIC_BASE_URL")
-        if url:
-            parts = urlsplit(url)
+    @validates("PUBLIC_BASE_URL")
+    def _check_public_url(self, value: str | None, **_: Any) -> None:
+        if value:
+            parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValidationError("must be an http(s) URL", "PUBLIC_BASE_URL")
-            if not is_loopback_host(parts.hostname) and not data.get("HOST_INTERNAL_TOKEN"):
-                raise ValidationError(
-                    "HOST_INTERNAL_TOKEN is required when PUBLIC_BASE_URL is not a loopback address",
-                    "HOST_INTERNAL_TOKEN")
+                raise ValidationError("must be an http(s) URL")
+
+    @validates_schema(skip_on_field_errors=False)
+    def _check_internal_token(self, data: dict[str, Any], **_: Any) -> None:
+        url = data.get("PUBLIC_BASE_URL")
+        host = urlsplit(url).hostname if url else None
+        if host and not is_loopback_host(host) and not data.get("HOST_INTERNAL_TOKEN"):
+            raise ValidationError(
+                "HOST_INTERNAL_TOKEN is required when PUBLIC_BASE_URL is not a loopback address",
+                "HOST_INTERNAL_TOKEN")
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
+WAITING_RECHECK_SECONDS = 600.0
 _CLAIM_LOCK = 0x4D534A4F42  # "MSJOB": held for the few milliseconds of one claim transaction
 
 
@@ -237,7 +238,15 @@ class JobQueue:
                 "last_error = coalesce(last_error || ' ', '') || CASE WHEN attempts >= max_attempts "
                 "THEN '[expired claim, no attempts left]' ELSE '[re-driven after an expired claim]' END, "
                 "updated_at = now() WHERE state = 'running' AND locked_until < now()")
-            return int(cur.rowcount)
+            reaped = int(cur.rowcount)
+            # A job parked for a config change that landed while it was being parked would wait for
+            # the next change; waking parked jobs now and then closes that gap (the handler parks
+            # itself again at once, without any request, while its tenant is still marked).
+            cur.execute(
+                "UPDATE jobs SET state = 'pending', run_at = now(), updated_at = now() "
+                "WHERE state = 'waiting' AND updated_at < now() - make_interval(secs => %s)",
+                (WAITING_RECHECK_SECONDS,))
+            return reaped
 
     def prune_done(self, older_than_days: int = 7) -> int:
         with self._db.connection() as conn, conn.cursor() as cur:

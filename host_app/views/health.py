@@ -19,7 +19,9 @@ def health() -> tuple[Response, int]:
     db_ok = state.services.db.ping()  # type: ignore[attr-defined]
     integrations: dict[str, Any] = {}
     for plugin in state.registry:
-        entry: dict[str, Any] = {"loaded": True}
+        # Same shape whether or not the database answers: the counts are null when it does not.
+        entry: dict[str, Any] = {"loaded": True, "jobs_pending": None, "jobs_running": None,
+                                 "jobs_waiting": None, "jobs_failed": None}
         if db_ok:
             try:
                 counts = state.services.jobs.counts(plugin.code)

@@ -48,11 +48,6 @@ def test_bad_settings_stop_create_app_with_every_field_error_listed(tmp_path):
     assert "must be a postgresql:// URL" in message and "must be host:port" in message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "host_app/settings.py: the @validates_schema checks (HOST_INTEGRATIONS format, PUBLIC_BASE_URL, "
-    "HOST_INTERNAL_TOKEN) are skipped by marshmallow when any field is invalid "
-    "(skip_on_field_errors defaults to True), so those problems are reported only on the next boot. "
-    "Remove this marker once settings.py lists them together."))
 def test_schema_level_problems_are_listed_together_with_field_errors(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings(clean_env(tmp_path, DATABASE_URL="mysql://x", HOST_INTEGRATIONS="no_colon",
