@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from host_app.integrations.contract import JournalEntry, RetryLater
+from ms_plugin.calls import metrics
 from ms_plugin.calls.model import CallRecord
 from ms_plugin.calls.timefmt import MSK, to_msk
 from ms_plugin.moysklad.models import href_ref, meta_ref
@@ -87,6 +88,7 @@ class Effects:
             created = tenant.json_api.create_counterparty(body, sync_id(tenant.number, number.e164,
                                                                         rec.unique_id, "client"))
             lookup.remember(tenant, number, created)
+            metrics.CLIENTS_CREATED.inc()
             self._journal(tenant, rec, "client.create", "success", response={"id": created.id,
                                                                            "owner": owner_employee})
             return created.id, True
@@ -148,6 +150,7 @@ class Effects:
         if owner_employee:
             body["owner"] = self._ref(tenant, "employee", owner_employee)
         order = api.create_customer_order(body, sync_id(tenant.number, number.e164, rec.unique_id, "order"))
+        metrics.ORDERS_CREATED.inc()
         self._journal(tenant, rec, "order.create", "success", response={"id": order.id, "owner": owner_employee})
         return str(order.id)
 
@@ -215,6 +218,7 @@ class Effects:
         self._journal(tenant, rec, "task.create", "success", response={"id": task.id, "assignee": assignee})
 
     def _record_task(self, tenant: Tenant, rec: CallRecord, number: PhoneNumber, task_id: str, kind: str) -> None:
+        metrics.TASKS_CREATED.labels(kind).inc()
         with self._services.db.connection() as conn, conn.cursor() as cur:
             cur.execute("INSERT INTO ms_tasks (enterprise_number, task_id, phone, call_unique_id, kind) "
                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",

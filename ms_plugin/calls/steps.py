@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from host_app.integrations.contract import JournalEntry, PermanentJobError, RetryLater, WaitForConfig
+from ms_plugin.calls import metrics
 from ms_plugin.calls.effects import Effects
 from ms_plugin.calls.model import CallRecord
 from ms_plugin.calls.plan import PhoneWrite, TenantView, next_write
@@ -132,15 +133,18 @@ class CallRun:
             except RetryLater:
                 raise
             except mserr.AuthFailed as exc:
+                metrics.STEP_FAILURES.labels(name, "auth_failed").inc()
                 self.state.tenants.mark_json_invalid(self.tenant, f"JSON API: {exc}")
                 self.skip_json = True
                 return False
             except (mserr.Unavailable, mserr.RateLimited, mserr.LimiterBusy, mserr.MalformedResponse) as exc:
+                metrics.STEP_FAILURES.labels(name, "postponed").inc()
                 self.deferred = exc
                 self.skip_json = True
                 self._journal("moysklad.deferred", "error", error=f"{name} postponed: {exc}")
                 return False
             except mserr.MoySkladError as exc:  # a permanent refusal: note it, never retry it
+                metrics.STEP_FAILURES.labels(name, "refused").inc()
                 self._journal(f"call.{name}_failed", "error", error=str(exc))
                 give_up()
             return self._record()
@@ -259,6 +263,7 @@ class CallRun:
             self.state.tenants.mark_credentials_invalid(self.tenant, f"Phone API: {exc}")
             raise WaitForConfig(str(exc)) from exc
         except mserr.ValidationFailed as exc:
+            metrics.STEP_FAILURES.labels("phone_write", "refused").inc()
             self.rec.done.failures += 1
             self._record()
             self._journal("call.write_failed", "error", error=str(exc), response={"body": write.body})
@@ -266,6 +271,8 @@ class CallRun:
                 raise PermanentJobError(f"MoySklad keeps refusing this call: {exc}") from exc
             raise
         write.apply(self.rec.done)
+        for event in write.body.get("events", ()):
+            metrics.CARD_EVENTS.labels(event["eventType"]).inc()
         return self._record()
 
     def _record(self) -> bool:
@@ -283,6 +290,8 @@ class CallRun:
             return  # an "after" card is up: the stale-card sweeper hides it, then the call is finished
         rec.state = "finished"
         self._record()
+        metrics.CALLS.labels(rec.facts.direction or "unknown",
+                             "answered" if rec.facts.is_answered else "missed").inc()
 
     def _retry_for(self, exc: BaseException) -> RetryLater:
         delay = getattr(exc, "retry_after", None) or 5.0

@@ -56,3 +56,22 @@ def test_outgoing_call_is_logged_once_without_a_card_by_default(tenant: Tenant, 
     assert call["isIncoming"] is False and call["extension"] == "151"
     assert card_log(tenant, call["id"]) == []
     assert len(tenant.phone_requests()) == 1
+
+
+def _metric(client: Any, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = client.get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def test_metrics_count_calls_and_cards(tenant: Tenant, pbx: Any):
+    calls = _metric(tenant.client, "ms_calls_total", direction="in", outcome="answered")
+    shows = _metric(tenant.client, "ms_card_events_total", event_type="SHOW")
+    tenant.send(pbx("2-1"))
+    assert _metric(tenant.client, "ms_calls_total", direction="in", outcome="answered") == calls + 1
+    assert _metric(tenant.client, "ms_card_events_total", event_type="SHOW") == shows + 3
