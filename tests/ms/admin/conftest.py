@@ -3,26 +3,18 @@ an emulator account, admin credentials of one enterprise."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ms_emulator import EmulatorServer, EmulatorState
+from ms_emulator import EmulatorServer
 from tests.factories import make_enterprise
 from tests.ms.admin.helpers import ACCOUNT_SPEC, ENT, OTHER_ENT, emulator_overrides, enterprise_token
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorState()) as emu:
-        yield emu
-
-
 @pytest.fixture
-def emu(emulator_server: EmulatorServer) -> EmulatorServer:
-    emulator_server.state.reset()
-    return emulator_server
+def emu(emulator: EmulatorServer) -> EmulatorServer:
+    return emulator
 
 
 @pytest.fixture

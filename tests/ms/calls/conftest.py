@@ -3,13 +3,12 @@ driver that posts PBX events to the real ``/dispatch/call-event`` and runs the b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from ms_emulator import EmulatorServer, EmulatorState
+from ms_emulator import EmulatorServer
 from tests.factories import make_enterprise
 from tests.ms.calls.pbx import recorded
 
@@ -21,17 +20,10 @@ EMPLOYEES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorState()) as emu:
-        yield emu
-
-
 @pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
-    emulator_server.state.reset()
-    emulator_server.state.set_knobs(json_weight_basic=1, json_weight_token=1)
-    return emulator_server
+def emulator(emulator: EmulatorServer) -> EmulatorServer:
+    emulator.state.set_knobs(json_weight_basic=1, json_weight_token=1)
+    return emulator
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ enterprises wired to them, and helpers to count the emulator's requests."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from ms_emulator import EmulatorServer, EmulatorState
+from ms_emulator import EmulatorServer
 from ms_plugin.phones import PhoneNumber, normalize
 from tests.factories import make_enterprise
 
@@ -34,18 +33,6 @@ COUNTERPARTIES = [
     # Holds the digits 291112233 inside a longer number: a substring match that must NOT be accepted.
     {"name": "Чужой номер", "phone": "+375 291112233 9", "owner": "151"},
 ]
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorState()) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
-    emulator_server.state.reset()
-    return emulator_server
 
 
 @pytest.fixture
