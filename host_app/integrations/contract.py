@@ -24,12 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 EVENT_TYPES: tuple[str, ...] = ("start", "dial", "bridge", "hangup")
-EventType = Literal["start", "dial", "bridge", "hangup"]
-Origin = Literal["live", "download"]
-JournalStatus = Literal["success", "error", "skipped"]
 
-
-# --------------------------------------------------------------------------------------------- errors
 
 
 class ApiError(Exception):
@@ -41,15 +36,8 @@ class ApiError(Exception):
     status: int = 400
     code: str = "bad_request"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        details: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 details: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -94,8 +82,6 @@ class WaitForConfig(Exception):
 class PermanentJobError(Exception):
     """Fail the job now: retrying cannot help (bad data, a permanent MoySklad refusal)."""
 
-
-# ------------------------------------------------------------------------------------------- values
 
 
 @dataclass(frozen=True)
@@ -175,8 +161,6 @@ class Principal:
         return self.kind == "global" or self.enterprise_number == enterprise_number
 
 
-# ----------------------------------------------------------------------------------------- services
-
 
 class Database(Protocol):
     def connection(self) -> AbstractContextManager[Any]:
@@ -191,16 +175,9 @@ class Database(Protocol):
 class ConfigStore(Protocol):
     def get_section(self, enterprise_number: str, code: str) -> dict[str, Any] | None: ...
 
-    def merge_section(
-        self,
-        enterprise_number: str,
-        code: str,
-        patch: Mapping[str, Any],
-        *,
-        remove: Sequence[Sequence[str]] = (),
-        replace: Sequence[Sequence[str]] = (),
-        conn: Any = None,
-    ) -> dict[str, Any]:
+    def merge_section(self, enterprise_number: str, code: str, patch: Mapping[str, Any], *,
+                      remove: Sequence[Sequence[str]] = (), replace: Sequence[Sequence[str]] = (),
+                      conn: Any = None) -> dict[str, Any]:
         """Atomically deep-merge ``patch`` into ``integrations_config[code]`` and return the new section.
 
         ``remove``: key paths deleted; ``replace``: key paths whose value in ``patch`` replaces the
@@ -229,7 +206,6 @@ class ConfigStore(Protocol):
 
 class EnterpriseDirectory(Protocol):
     def get(self, number: str) -> Enterprise | None: ...
-
     def pbx_config(self, number: str) -> Mapping[str, Any] | None: ...
 
 
@@ -240,32 +216,16 @@ class Journal(Protocol):
 
 
 class JobQueue(Protocol):
-    def register(
-        self,
-        kind: str,
-        handler: Callable[[Job], None],
-        *,
-        integration: str,
-        max_attempts: int = 8,
-        max_age: float = 24 * 3600.0,
-        lease_seconds: float = 60.0,
-    ) -> None:
+    def register(self, kind: str, handler: Callable[[Job], None], *, integration: str, max_attempts: int = 8,
+                 max_age: float = 24 * 3600.0, lease_seconds: float = 60.0) -> None:
         """Declare a job kind. The handler runs in a background greenlet; it may raise RetryLater,
         WaitForConfig or PermanentJobError; any other exception is a failed attempt (retried with
         backoff until ``max_attempts``)."""
         ...
 
-    def enqueue(
-        self,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        enterprise_number: str | None,
-        key: str | None = None,
-        delay: float = 0.0,
-        dedupe: bool = False,
-        conn: Any = None,
-    ) -> int | None:
+    def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
+                key: str | None = None, delay: float = 0.0, dedupe: bool = False,
+                conn: Any = None) -> int | None:
         """Store a job (in ``conn``'s transaction when given) and return its id.
 
         ``key`` serialises jobs: two jobs with the same key never run at once. With ``dedupe=True`` no
@@ -284,9 +244,7 @@ class JobQueue(Protocol):
 
 class Lease(Protocol):
     key: str
-
     def renew(self, ttl: float) -> bool: ...
-
     def release(self) -> None: ...
 
 
@@ -300,26 +258,15 @@ class SharedCache(Protocol):
     """A small key-value cache in PostgreSQL, shared by every worker and machine."""
 
     def get(self, key: str) -> Any | None: ...
-
     def set(self, key: str, value: Any, ttl: float) -> None: ...
-
     def delete(self, key: str) -> None: ...
-
     def delete_prefix(self, prefix: str) -> int: ...
 
 
 class EventSink(Protocol):
-    def submit(
-        self,
-        enterprise_number: str,
-        unique_id: str,
-        event_type: str,
-        raw: Mapping[str, Any],
-        *,
-        origin: str = "live",
-        record_url: str | None = None,
-        integrations: Sequence[str] | None = None,
-    ) -> SubmitResult:
+    def submit(self, enterprise_number: str, unique_id: str, event_type: str, raw: Mapping[str, Any], *,
+               origin: str = "live", record_url: str | None = None,
+               integrations: Sequence[str] | None = None) -> SubmitResult:
         """Store an event (deduplicated by its identity) and a job for each given (else each active)
         integration, exactly as ``POST /dispatch/call-event`` does."""
         ...
@@ -387,17 +334,13 @@ class HostServices:
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------------------------- plugin
-
 
 @runtime_checkable
 class Integration(Protocol):
     code: ClassVar[str]  # key in integrations_config, e.g. "ms"
     url_prefixes: ClassVar[tuple[str, ...]]  # URL prefixes its blueprint owns (collision check)
     can_lookup: ClassVar[bool]  # answers customer_name / responsible_extension
-
     def migrations_dir(self) -> Path | None: ...
-
     def init_app(self, app: Any, services: HostServices) -> None: ...
 
     def is_active(self, section: Mapping[str, Any] | None) -> bool:
@@ -425,8 +368,6 @@ def iter_secret_keys() -> Iterator[str]:
     yield from ("integration_code", "password", "api_token", "secret", "token", "authorization",
                 "lognex-phone-auth-token", "x-internal-token")
 
-
-# ------------------------------------------------------------------------------------ request bodies
 
 
 def read_json_object(*, allow_form: bool = False) -> dict[str, Any]:

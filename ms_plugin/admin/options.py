@@ -12,7 +12,6 @@ from typing import Any
 from host_app.integrations.contract import ApiError
 from ms_plugin.admin.probe import describe_error
 from ms_plugin.moysklad.context import bind_request_context
-from ms_plugin.moysklad.models import SalesChannel
 from ms_plugin.state import PluginState
 
 log = logging.getLogger(__name__)
