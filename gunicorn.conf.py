@@ -10,9 +10,11 @@ Why each one:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,37 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    _release_dead_worker(server, worker.pid)
+
+
+def _release_dead_worker(server: Any, pid: int) -> None:
+    """Give a gone worker's running jobs back at once, and its leases within seconds.
+
+    Otherwise a SIGKILLed (OOM-killed) worker's jobs stay ``running`` until their claims expire, filling
+    their tenant's running slots meanwhile, and its leases block the calls they guard until their TTL.
+    Also after a clean exit: whatever did not finish within the graceful timeout is handed back.
+    Runs in the master, so bounded (short timeouts) and never raising. ``host_app/worker_exit.py`` is
+    loaded by path: importing the ``host_app`` package here would create its objects before gevent
+    patches the workers (see ``preload_app``).
+    """
+    dsn = os.environ.get("DATABASE_URL")
+    if not dsn:
+        return
+    worker = f"{socket.gethostname()}:{pid}"  # host_app.leases.worker_id() of that worker
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "host_worker_exit", Path(__file__).resolve().parent / "host_app" / "worker_exit.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        jobs, leases = module.release_dead_worker(dsn, worker)
+    except Exception as exc:  # noqa: BLE001 - the master must survive anything here
+        server.log.warning("worker %s exited; its jobs and leases were not released (%s): they expire "
+                           "by themselves", worker, exc)
+        return
+    if jobs or leases:
+        server.log.warning("worker %s exited: %d running jobs handed back, %d leases end within %g s",
+                           worker, jobs, leases, module.LEASE_GRACE_SECONDS)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -23,6 +23,7 @@ from host_app.integrations.contract import HostServices
 from host_app.integrations.registry import load as load_integrations
 from host_app.jobs import JobQueue, JobRunner
 from host_app.journal import Journal
+from host_app.json_values import StorableJSONProvider
 from host_app.leases import Leases
 from host_app.migrations import migration_sets_for, apply_migrations
 from host_app.pbx import PbxRouter
@@ -53,12 +54,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
         TESTING=settings.testing,
     )
+    app.json = StorableJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     sets = migration_sets_for(registry)
     db = DbPool(
-        settings.database_url, size=settings.db_pool_size, timeout=settings.db_pool_timeout,
+        settings.database_url, size=settings.db_pool_size, reserved=settings.db_pool_reserved,
+        timeout=settings.db_pool_timeout,
         connect_timeout=settings.db_connect_timeout,
         on_first_connect=(lambda _pool: apply_migrations(settings.database_url, sets))
         if settings.auto_migrate else None,

@@ -14,13 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from host_app.db import gevent_active
+from host_app.db import background_work, gevent_active, in_background
 
 log = logging.getLogger(__name__)
 
 
 class BoundedSpawner:
-    """Run callables in the background with at most ``size`` at once (gevent Pool or a thread cap)."""
+    """Run callables in the background with at most ``size`` at once (gevent Pool or a thread cap).
+
+    Whatever runs here is background work for the database pool (``host_app.db.background_work``): jobs,
+    and what plugins hand to ``services.spawn`` (a lookup finished after its budget, an originate). It
+    never takes the connections kept for requests.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -39,12 +44,12 @@ class BoundedSpawner:
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._pool is not None:
-            return self._pool.spawn(_guard, fn, *args, **kwargs)
+            return self._pool.spawn(_background_guard, fn, *args, **kwargs)
         self._slots.acquire()
 
         def run() -> None:
             try:
-                _guard(fn, *args, **kwargs)
+                _background_guard(fn, *args, **kwargs)
             finally:
                 self._slots.release()
 
@@ -60,14 +65,14 @@ class BoundedSpawner:
         if self._pool is not None:
             if self._pool.full():
                 return False
-            self._pool.spawn(_guard, fn, *args, **kwargs)
+            self._pool.spawn(_background_guard, fn, *args, **kwargs)
             return True
         if not self._slots.acquire(blocking=False):
             return False
 
         def run() -> None:
             try:
-                _guard(fn, *args, **kwargs)
+                _background_guard(fn, *args, **kwargs)
             finally:
                 self._slots.release()
 
@@ -84,6 +89,11 @@ def _guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         fn(*args, **kwargs)
     except Exception:  # a background failure must never kill the worker
         log.exception("background task %s failed", getattr(fn, "__name__", fn))
+
+
+def _background_guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    with background_work():
+        _guard(fn, *args, **kwargs)
 
 
 def run_inline(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -149,15 +159,20 @@ def run_with_budget(tasks: Mapping[str, Callable[[], Any]], budget_seconds: floa
     Tasks still running at the deadline are not killed: they run on (greenlets under gevent, daemon
     threads otherwise), so a slow lookup still warms the plugin's cache for the next call. A task that
     raises is logged and reported in ``failed``; it never propagates.
+
+    Tasks get the caller's database priority: a request's lookups are what it answers with (they may use
+    the connections kept for requests), a job's stay background work.
     """
     collector = _Collector(set(tasks))
     if not tasks:
         return collector.close()
+    background = in_background()
 
     def run(name: str, fn: Callable[[], Any]) -> None:
         started = time.monotonic()
         try:
-            value, ok = fn(), True
+            with background_work(background):
+                value, ok = fn(), True
         except Exception:
             log.exception("budgeted task %s failed", name)
             value, ok = None, False

@@ -10,13 +10,21 @@ psycopg2's ``ThreadedConnectionPool`` has three traits we work around:
 
 Under gevent, ``psycogreen.gevent.patch_psycopg()`` runs before the pool exists, so a query parks only
 its greenlet instead of the whole worker.
+
+Requests come first: background work (jobs, what they spawn, housekeeping) runs inside
+``background_work()`` and may hold at most ``size - reserved`` connections, so the last ``reserved`` are
+always there for requests (the PBX's 202 acknowledgement, lookups answered within their budget). Without
+that, 32 job greenlets per worker took all 10 connections under load and the acknowledgement waited
+seconds for one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -68,6 +76,29 @@ def _semaphore(size: int) -> Any:
     return threading.BoundedSemaphore(size)
 
 
+# Per greenlet under gevent (greenlet gives each its own context), per thread otherwise. A new greenlet or
+# thread starts with the defaults, i.e. as a request: whoever starts background work marks it (the job
+# runner, ``BoundedSpawner``; ``run_with_budget`` passes the caller's mark on to its tasks).
+_background: contextvars.ContextVar[bool] = contextvars.ContextVar("host_db_background", default=False)
+# Connections this greenlet holds right now (see ``DbPool.connection``).
+_held: contextvars.ContextVar[int] = contextvars.ContextVar("host_db_held", default=0)
+
+
+def in_background() -> bool:
+    """Whether the current greenlet (thread) runs background work (see ``background_work``)."""
+    return _background.get()
+
+
+@contextmanager
+def background_work(active: bool = True) -> Iterator[None]:
+    """Mark the block as background work (``active=False``: as a request) for the pool's priority."""
+    token = _background.set(active)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
 class DbPool:
     def __init__(
         self,
@@ -77,9 +108,13 @@ class DbPool:
         connect_timeout: int = 3,
         on_first_connect: Callable[[DbPool], None] | None = None,
         application_name: str = "ms-host",
+        reserved: int = 0,
     ) -> None:
+        if not 0 <= reserved < size:
+            raise ValueError(f"reserved connections ({reserved}) must be at least 0 and fewer than the pool ({size})")
         self.dsn = dsn
         self.size = size
+        self.reserved = reserved
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.application_name = application_name
@@ -87,6 +122,9 @@ class DbPool:
         self._pool: ThreadedConnectionPool | None = None
         self._init_lock = threading.Lock()
         self._slots = _semaphore(size)
+        # Background callers take one of these before a connection slot, so they never hold more than
+        # size - reserved connections between them.
+        self._background_slots = _semaphore(size - reserved) if reserved else None
         self._first_done = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -127,9 +165,24 @@ class DbPool:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """Borrow a connection: commit on success, roll back on error, drop it when it died."""
-        if not self._slots.acquire(timeout=self.timeout):
+        """Borrow a connection: commit on success, roll back on error, drop it when it died.
+
+        Background work (see ``background_work``) first takes a background slot. Not for a second
+        connection taken while it holds one (a nested checkout): background greenlets each holding
+        the last background slot and waiting for another would block each other until the timeout.
+        Such a nested checkout may borrow a reserved connection for its (short) statement.
+        """
+        deadline = time.monotonic() + self.timeout
+        background_slot = None
+        if self._background_slots is not None and _background.get() and _held.get() == 0:
+            background_slot = self._background_slots
+            if not background_slot.acquire(timeout=self.timeout):
+                raise PoolTimeout(f"no free database connection for background work within {self.timeout:g}s")
+        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            if background_slot is not None:
+                background_slot.release()
             raise PoolTimeout(f"no free database connection within {self.timeout:g}s")
+        _held.set(_held.get() + 1)
         try:
             pool = self._ensure_pool()
             conn = self._checkout(pool)
@@ -151,7 +204,10 @@ class DbPool:
                 except psycopg2.pool.PoolError:  # pragma: no cover - pool closed meanwhile
                     pass
         finally:
+            _held.set(_held.get() - 1)
             self._slots.release()
+            if background_slot is not None:
+                background_slot.release()
 
     def _checkout(self, pool: ThreadedConnectionPool) -> Any:
         # An idle connection whose backend went away (PostgreSQL restarted, pg_terminate_backend) is
@@ -179,6 +235,23 @@ class DbPool:
             return False
 
 
+_original_select: Callable[..., Any] | None = None
+
+
+def _nonblocking_select() -> Callable[..., Any]:
+    # gevent's patched select(..., 0) ends with gevent.sleep(0): every checkout (about 19 per PBX event)
+    # would yield and queue behind every runnable greenlet. A zero-timeout poll never blocks, so the
+    # unpatched one is safe in a greenlet.
+    global _original_select
+    if _original_select is None:
+        if not gevent_active():
+            return select.select
+        from gevent import monkey
+
+        _original_select = monkey.get_original("select", "select")
+    return _original_select
+
+
 def _alive(conn: Any) -> bool:
     """Whether an idle pooled connection still has a backend, without a round trip when it does.
 
@@ -188,7 +261,7 @@ def _alive(conn: Any) -> bool:
     if conn.closed:
         return False
     try:
-        readable = select.select([conn], [], [], 0)[0]
+        readable = _nonblocking_select()([conn], [], [], 0)[0]
     except (OSError, ValueError):  # e.g. a descriptor above FD_SETSIZE: assume alive, as before
         return True
     if not readable:

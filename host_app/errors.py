@@ -7,6 +7,7 @@ the auth layer, not here.
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -99,12 +100,53 @@ def _refuse_large_bodies() -> None:
     # Werkzeug enforces MAX_CONTENT_LENGTH only when a view reads the body; the contract wants 413 for
     # an oversized body on every route, including those that never look at it.
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and (request.content_length or 0) > limit:
+    if limit is None:
+        return
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise RequestEntityTooLarge()
+        return
+    if request.environ.get("wsgi.input_terminated"):
+        _buffer_unsized_body(limit)
+
+
+def _buffer_unsized_body(limit: int) -> None:
+    """A body without Content-Length (chunked): read it here, up to ``limit`` + 1 bytes.
+
+    Werkzeug reads such a body through a ``LimitedStream`` that stops quietly at the limit, so a chunked
+    body over 1 MiB reached the view cut to its first MiB (400 ``bad_json``, or accepted when that MiB
+    parsed). Reading from the server's own stream is safe only when the server ends it
+    (``wsgi.input_terminated``: gunicorn decodes chunked input and sets it); without that flag werkzeug
+    sees an empty body. The bytes read are put back as the request's input, so the view reads them as
+    usual (``request.get_data``, forms, ``request.stream``).
+    """
+    stream = request.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
         raise RequestEntityTooLarge()
+    request.environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+    request.__dict__.pop("stream", None)  # a stream werkzeug may have wrapped around the old input
+
+
+def _refuse_nul_characters() -> None:
+    # PostgreSQL cannot hold a NUL character in text: a path or query value carrying one names nothing
+    # stored, and would otherwise reach the driver inside a view and come back as a 500.
+    if "\x00" in request.path:
+        raise ApiError("no such resource", code="not_found", status=404)
+    if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.args.lists()):
+        raise ApiError("a query parameter contains a NUL character", code="bad_request", status=400)
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_refuse_large_bodies)
+    app.before_request(_refuse_nul_characters)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(ValidationError, _handle_validation)
     app.register_error_handler(HTTPException, _handle_http)

@@ -58,6 +58,7 @@ class HostSettings:
     public_base_url: str
     var_dir: Path
     db_pool_size: int
+    db_pool_reserved: int  # connections background work never takes (kept for requests)
     db_pool_timeout: float
     db_connect_timeout: int
     job_pool_size: int
@@ -103,6 +104,8 @@ class HostSettingsSchema(Schema):
     PUBLIC_BASE_URL = fields.String(load_default=None, allow_none=True)
     HOST_VAR_DIR = fields.String(load_default="var")
     HOST_DB_POOL_SIZE = fields.Integer(load_default=10, validate=validate.Range(min=1, max=200))
+    # Unset: 3, but never more than half the pool (a pool of 4 keeps 2 for requests, 2 for jobs).
+    HOST_DB_POOL_RESERVED = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
     HOST_DB_POOL_TIMEOUT = fields.Float(load_default=5.0, validate=validate.Range(min=0.01, max=120))
     HOST_DB_CONNECT_TIMEOUT = fields.Integer(load_default=3, validate=validate.Range(min=1, max=60))
     HOST_JOB_POOL_SIZE = fields.Integer(load_default=32, validate=validate.Range(min=1, max=1000))
@@ -129,6 +132,14 @@ class HostSettingsSchema(Schema):
                 raise ValidationError("must be an http(s) URL")
 
     @validates_schema(skip_on_field_errors=False)
+    def _check_pool_reserve(self, data: dict[str, Any], **_: Any) -> None:
+        size, reserved = data.get("HOST_DB_POOL_SIZE"), data.get("HOST_DB_POOL_RESERVED")
+        if isinstance(size, int) and isinstance(reserved, int) and reserved >= size:
+            raise ValidationError(
+                f"must be fewer than HOST_DB_POOL_SIZE ({size}): background jobs need a connection too",
+                "HOST_DB_POOL_RESERVED")
+
+    @validates_schema(skip_on_field_errors=False)
     def _check_internal_token(self, data: dict[str, Any], **_: Any) -> None:
         url = data.get("PUBLIC_BASE_URL")
         host = urlsplit(url).hostname if url else None
@@ -140,6 +151,10 @@ class HostSettingsSchema(Schema):
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return data
+
+
+def default_pool_reserve(size: int) -> int:
+    return min(3, size // 2)
 
 
 def _read_or_create_secret(path: Path, nbytes: int = 32) -> str:
@@ -184,6 +199,8 @@ def load_settings(environ: Mapping[str, Any] | None = None) -> HostSettings:
         public_base_url=public,
         var_dir=var_dir,
         db_pool_size=data["HOST_DB_POOL_SIZE"],
+        db_pool_reserved=default_pool_reserve(data["HOST_DB_POOL_SIZE"])
+        if data["HOST_DB_POOL_RESERVED"] is None else data["HOST_DB_POOL_RESERVED"],
         db_pool_timeout=data["HOST_DB_POOL_TIMEOUT"],
         db_connect_timeout=data["HOST_DB_CONNECT_TIMEOUT"],
         job_pool_size=data["HOST_JOB_POOL_SIZE"],

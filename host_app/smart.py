@@ -92,7 +92,10 @@ class SmartRedirect:
         self._cache = state.integrations
         self._journal = state.services.journal
 
-    def customer_data(self, token: str | None, query: CustomerDataQuery) -> bytes:
+    def customer_data(self, token: str | None, query: CustomerDataQuery,
+                      after_reply: Callable[[Callable[[], None]], None] | None = None) -> bytes:
+        """The reply's bytes. ``after_reply(fn)`` runs ``fn`` once the reply is sent (the journal row is
+        not worth a millisecond of the dialplan's wait); without it the row is written at once."""
         started = time.monotonic()
         activity = self._cache.by_token(token) if token else None
         if activity is None:
@@ -109,12 +112,13 @@ class SmartRedirect:
         decision["timings_ms"] = {**decision.get("timings_ms", {}), "total": round(total * 1000)}
         outcome = "timeout" if decision.get("timed_out") else decision.get("outcome", status)
         observe("getcustomerdata", started, outcome)
-        self._journal.write(JournalEntry(
+        entry = JournalEntry(
             activity.number, "smart", "getcustomerdata", status, call_unique_id=query.unique_id,
             phone=decision.get("phone") or query.phone or None,
             request={"Phone": query.phone, "TrunkId": query.trunk, "LoadDialPlan": query.load_dialplan},
             response={"Name": name, "DialPlan": dialplan, "decision": decision},
-            duration_ms=round(total * 1000)))
+            duration_ms=round(total * 1000))
+        (after_reply or (lambda fn: fn()))(lambda: self._journal.write(entry))
         return body
 
     def _decide(self, activity: Activity, query: CustomerDataQuery, started: float,
@@ -122,8 +126,7 @@ class SmartRedirect:
         if not activity.active:
             decision["outcome"] = "inactive"
             return "", None, "skipped"
-        raw_section, region = self._load(activity.number)
-        section = normalise_section(raw_section)
+        section, region = normalise_section(activity.smart), activity.region
         decision["mode"] = section["mode"]
         if section["mode"] == "off":
             decision["outcome"] = "off"
@@ -187,12 +190,3 @@ class SmartRedirect:
             return value
 
         return run
-
-    def _load(self, number: str) -> tuple[dict[str, Any] | None, str]:
-        with self._state.services.db.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT integrations_config -> 'smart', default_region FROM enterprises WHERE number = %s",
-                        (number,))
-            row = cur.fetchone()
-        if row is None:  # deleted since this worker cached the token
-            raise ApiError(f"enterprise {number} no longer exists", code="not_found", status=404)
-        return (row[0] if isinstance(row[0], dict) else None), str(row[1] or "BY")

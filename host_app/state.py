@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from host_app.background import Loop
+from host_app.db import background_work
 from host_app.events import EventStore, call_event_kind
 from host_app.integrations.cache import IntegrationCache
 from host_app.integrations.contract import HostServices, Job, PermanentJobError
@@ -20,6 +21,7 @@ from host_app.settings import HostSettings
 log = logging.getLogger(__name__)
 
 MAINTENANCE_SECONDS = 300.0
+LEASE_RELEASE_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -51,6 +53,11 @@ def register_call_event_jobs(state: HostState) -> None:
 
 
 def _maintenance(state: HostState) -> None:
+    with background_work():  # bulk deletes must not take the connections kept for requests
+        _prune(state)
+
+
+def _prune(state: HostState) -> None:
     services = state.services
     days = state.settings.journal_retention_days
     lease = services.leases.acquire("host:maintenance", 240)
@@ -83,7 +90,11 @@ def start_background(state: HostState) -> None:
     listener.start()
     housekeeping = Loop("host-maintenance", lambda: _maintenance(state), MAINTENANCE_SECONDS)
     housekeeping.start()
-    state.background.extend([listener, housekeeping])
+    # Leases whose release failed while PostgreSQL was down; nothing to do (no query) when there are none.
+    releases = Loop("lease-releases", state.services.leases.retry_releases,  # type: ignore[attr-defined]
+                    LEASE_RELEASE_RETRY_SECONDS)
+    releases.start()
+    state.background.extend([listener, housekeeping, releases])
 
 
 def stop_background(state: HostState, timeout: float = 25.0) -> None:

@@ -29,6 +29,8 @@ class Activity:
     codes: tuple[str, ...]  # active integrations (empty when the enterprise is inactive)
     primary: str | None
     loaded_at: float
+    smart: Mapping[str, Any] | None = None  # the Smart Redirect section as stored (Smart reads it per call)
+    region: str = "BY"
 
 
 class IntegrationCache:
@@ -52,8 +54,9 @@ class IntegrationCache:
                         codes.append(plugin.code)
                 except Exception:
                     log.exception("is_active of %s failed for %s", plugin.code, row.get("number"))
+        smart = config.get("smart") if isinstance(config.get("smart"), Mapping) else None
         return Activity(row["number"], bool(row.get("active")), tuple(codes),
-                        self._primary(config, codes), time.monotonic())
+                        self._primary(config, codes), time.monotonic(), smart, str(row.get("default_region") or "BY"))
 
     def _primary(self, config: Mapping[str, Any], codes: list[str]) -> str | None:
         smart = config.get("smart") if isinstance(config.get("smart"), Mapping) else {}

@@ -217,10 +217,12 @@ class Journal(Protocol):
 
 class JobQueue(Protocol):
     def register(self, kind: str, handler: Callable[[Job], None], *, integration: str, max_attempts: int = 8,
-                 max_age: float = 24 * 3600.0, lease_seconds: float = 60.0) -> None:
+                 max_age: float = 24 * 3600.0, lease_seconds: float | None = None) -> None:
         """Declare a job kind. The handler runs in a background greenlet; it may raise RetryLater,
         WaitForConfig or PermanentJobError; any other exception is a failed attempt (retried with
-        backoff until ``max_attempts``)."""
+        backoff until ``max_attempts``). ``lease_seconds``: how long a claim on a job of this kind lasts
+        without the runner's heartbeat, i.e. how soon it is re-driven when its machine vanished (at
+        least 20 s; default 30 s; a worker that dies on a live machine gives its jobs back at once)."""
         ...
 
     def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
@@ -273,6 +275,12 @@ class EventSink(Protocol):
 
     def for_call(self, enterprise_number: str, unique_ids: Sequence[str]) -> list[CallEvent]:
         """Every stored event of these UniqueIds, in arrival order."""
+        ...
+
+    def recent_by_phone(self, enterprise_number: str, since: dt.datetime, phone_tails: Sequence[str],
+                        event_types: Sequence[str], *, conn: Any = None) -> list[CallEvent]:
+        """Events received since ``since`` whose ``raw.Phone`` digits end with one of ``phone_tails``,
+        in arrival order (e.g. the incoming call a follow-me leg belongs to, before it was processed)."""
         ...
 
     def get(self, event_id: int) -> CallEvent | None: ...
@@ -375,11 +383,10 @@ def read_json_object(*, allow_form: bool = False) -> dict[str, Any]:
 
     415 ``unsupported_media_type`` for another content type (form bodies only when ``allow_form``),
     400 ``bad_json`` for JSON that does not parse (or is not UTF-8), 422 ``validation_error`` when the
-    JSON is not an object. Flask's 1 MiB ``MAX_CONTENT_LENGTH`` turns bigger bodies into 413 first.
+    JSON is not an object or holds what PostgreSQL cannot store (the host's ``app.json`` says so). Flask's
+    1 MiB ``MAX_CONTENT_LENGTH`` turns bigger bodies into 413 first.
     """
-    import json
-
-    from flask import request
+    from flask import current_app, request
 
     mimetype = request.mimetype or ""
     if allow_form and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -389,7 +396,7 @@ def read_json_object(*, allow_form: bool = False) -> dict[str, Any]:
                        code="unsupported_media_type", status=415)
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = current_app.json.loads(raw.decode("utf-8"))  # the host's: refuses what PostgreSQL cannot store
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: a deeply nested body must be a clear 400, not a 500.
         raise ApiError("the body is not valid JSON", code="bad_json", status=400) from None

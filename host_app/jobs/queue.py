@@ -2,8 +2,9 @@
 
 Rules the SQL keeps:
 
-* a claim is a lease (``locked_until``): a worker that dies mid-job loses it and the reaper hands the job
-  to any other worker;
+* a claim is a lease (``locked_until``, ``CLAIM_SECONDS`` or the kind's own ``lease_seconds``) that the
+  runner's heartbeat renews: a worker that dies mid-job loses it and the reaper hands the job to any other
+  worker (gunicorn's master does so at once for a worker it saw die, ``host_app.worker_exit``);
 * jobs with the same ``key`` never run at once, and one tenant holds at most ``tenant_parallel``
   running jobs *per integration* across the whole deployment, so a flood or a broken tenant cannot
   starve the others, and a hanging plugin cannot hold back another plugin of the same tenant;
@@ -18,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +28,61 @@ from psycopg2.extras import Json
 
 from host_app.db import DbPool, dict_cursor
 from host_app.integrations.contract import Job
+from host_app.worker_exit import REDRIVE_ASSIGNMENTS
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
 WAITING_RECHECK_SECONDS = 600.0
-_CLAIM_LOCK = 0x4D534A4F42  # "MSJOB": held for the few milliseconds of one claim transaction
+# A claim lasts CLAIM_SECONDS unless renewed; the runner renews its claims every HEARTBEAT_SECONDS, so a
+# live worker loses none even when two heartbeats in a row fail, and the jobs of a machine that vanished
+# as a whole are re-driven within about CLAIM_SECONDS. A kind's own ``lease_seconds`` replaces
+# CLAIM_SECONDS for its jobs and must leave the same room for missed heartbeats.
+CLAIM_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+MIN_LEASE_SECONDS = 2 * HEARTBEAT_SECONDS
+# The claim's expiry for the row being updated: its kind's lease, else %(lease)s.
+_CLAIM_UNTIL = """now() + make_interval(secs => coalesce(
+    (SELECT l.secs FROM unnest(%(lease_kinds)s::text[], %(lease_secs)s::float8[]) AS l(kind, secs)
+     WHERE l.kind = jobs.kind), %(lease)s))"""
+_CLAIM_LOCK = 0x4D534A4F42  # "MSJOB": held while one claim statement runs (see ``claim``)
+# Statement 2 takes its snapshot after statement 1 got the lock, so it sees every earlier claim: the
+# chosen jobs are taken only if their key is still not running and their tenant still has room (a
+# chosen job's turn within its tenant counts against the room), else they are left for later.
+_TAKE_SQL = """
+SELECT pg_advisory_xact_lock(%(lock)s);
+WITH running AS (
+    SELECT coalesce(enterprise_number, '') AS ent, integration, count(*) AS n FROM jobs
+    WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2),
+wanted AS (
+    SELECT j.id, coalesce(j.enterprise_number, '') AS ent, j.integration,
+           row_number() OVER (PARTITION BY coalesce(j.enterprise_number, ''), j.integration
+                              ORDER BY array_position(%(ids)s::bigint[], j.id)) AS turn
+    FROM jobs j
+    WHERE j.id = ANY(%(ids)s::bigint[]) AND j.state = 'pending'
+      AND (j.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key
+                                        AND r.state = 'running' AND r.locked_until > now())))
+UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %(worker)s,
+       locked_until = """ + _CLAIM_UNTIL + """, updated_at = now()
+WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND id IN (
+                 SELECT w.id FROM wanted w LEFT JOIN running r ON r.ent = w.ent AND r.integration = w.integration
+                 WHERE w.turn <= %(cap)s - coalesce(r.n, 0))
+             FOR UPDATE SKIP LOCKED)
+RETURNING *
+"""
+
+
+@contextmanager
+def autocommit(conn: Any) -> Iterator[None]:
+    """Run ``conn`` in autocommit for the block: each message is its own (implicit) transaction, so a
+    single statement costs one round trip instead of three (BEGIN, statement, COMMIT)."""
+    conn.autocommit = True
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.autocommit = False  # the pool hands out connections in transaction mode
 
 
 @dataclass(frozen=True)
@@ -42,7 +92,7 @@ class HandlerSpec:
     handler: Callable[[Job], None]
     max_attempts: int
     max_age: float
-    lease_seconds: float
+    lease_seconds: float | None  # the kind's claim length; None: CLAIM_SECONDS
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -67,24 +117,35 @@ class JobQueue:
     # -- declaration -------------------------------------------------------------------------------
 
     def register(self, kind: str, handler: Callable[[Job], None], *, integration: str,
-                 max_attempts: int = 8, max_age: float = 24 * 3600.0, lease_seconds: float = 60.0) -> None:
+                 max_attempts: int = 8, max_age: float = 24 * 3600.0, lease_seconds: float | None = None) -> None:
         if kind in self.handlers:
             raise ValueError(f"job kind {kind!r} is registered twice")
+        if lease_seconds is not None and lease_seconds < MIN_LEASE_SECONDS:
+            raise ValueError(f"lease_seconds of {kind!r} must be at least {MIN_LEASE_SECONDS:g} "
+                             f"(the heartbeat renews claims every {HEARTBEAT_SECONDS:g} s)")
         self.handlers[kind] = HandlerSpec(kind, integration, handler, max_attempts, max_age, lease_seconds)
+
+    def _lease_params(self, default: float) -> dict[str, Any]:
+        own = {kind: spec.lease_seconds for kind, spec in self.handlers.items() if spec.lease_seconds is not None}
+        return {"lease_kinds": list(own), "lease_secs": list(own.values()), "lease": default}
 
     def set_waker(self, wake: Callable[[Sequence[int]], None] | None) -> None:
         self._wake = wake
 
     # -- producing ---------------------------------------------------------------------------------
 
-    def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
-                key: str | None = None, delay: float = 0.0, dedupe: bool = False,
-                conn: Any = None, integration: str | None = None) -> int | None:
+    def job_defaults(self, kind: str, integration: str | None = None) -> tuple[str, int]:
+        """(owning integration, max attempts) of a job of ``kind``, as ``enqueue`` stores them."""
         spec = self.handlers.get(kind)
         owner = integration or (spec.integration if spec else None)
         if owner is None:
             raise ValueError(f"unknown job kind {kind!r}")
-        max_attempts = spec.max_attempts if spec else 8
+        return owner, spec.max_attempts if spec else 8
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
+                key: str | None = None, delay: float = 0.0, dedupe: bool = False,
+                conn: Any = None, integration: str | None = None) -> int | None:
+        owner, max_attempts = self.job_defaults(kind, integration)
         sql = (
             "INSERT INTO jobs (integration, kind, enterprise_number, key, dedupe, payload, max_attempts, run_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) "
@@ -109,31 +170,31 @@ class JobQueue:
     # -- claiming ----------------------------------------------------------------------------------
 
     def claim(self, limit: int, worker: str, *, ids: Sequence[int] | None = None,
-              lease_seconds: float = 120.0) -> list[dict[str, Any]]:
-        """Claim up to ``limit`` due jobs this process can run, fairly across tenants."""
+              keys: Sequence[str] | None = None, lease_seconds: float = CLAIM_SECONDS) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` due jobs this process can run, fairly across tenants, for ``lease_seconds``
+        (or the kind's own ``lease_seconds``).
+
+        Choosing (turns across tenants, one job per key, the tenant cap) reads without any lock; taking
+        re-checks the key and cap rules and marks the jobs running in one message, ``lock; update``,
+        which PostgreSQL runs as one implicit transaction (autocommit). So the claim lock is held only
+        while that statement runs on the server, never across a round trip to a worker: under load a
+        worker is slow to send its next statement, and every other claimer queued behind the lock
+        while holding a pool connection that the dispatch route was waiting for.
+        """
         kinds = list(self.handlers)
         if limit <= 0 or not kinds:
             return []
-        with self._db.connection() as conn:
-            with conn.cursor() as cur:
-                # Without it two workers may each pick a different job of one key (or each fill the
-                # same tenant's last free slot) from snapshots taken before the other's UPDATE.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
-            candidates = self._candidates(conn, kinds, limit, ids)
+        with self._db.connection() as conn, autocommit(conn):
+            candidates = self._candidates(conn, kinds, limit, ids, keys)
             if not candidates:
                 return []
             with dict_cursor(conn) as cur:
-                cur.execute(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %s, "
-                    "locked_until = now() + make_interval(secs => %s), updated_at = now() "
-                    "WHERE id IN (SELECT id FROM jobs WHERE id = ANY(%s) AND state = 'pending' "
-                    "             FOR UPDATE SKIP LOCKED) "
-                    "RETURNING *",
-                    (worker, lease_seconds, candidates),
-                )
+                cur.execute(_TAKE_SQL, {"lock": _CLAIM_LOCK, "ids": candidates, "cap": self.tenant_parallel,
+                                        "worker": worker, **self._lease_params(lease_seconds)})
                 return [dict(r) for r in cur.fetchall()]
 
-    def _candidates(self, conn: Any, kinds: list[str], limit: int, ids: Sequence[int] | None) -> list[int]:
+    def _candidates(self, conn: Any, kinds: list[str], limit: int, ids: Sequence[int] | None,
+                    keys: Sequence[str] | None = None) -> list[int]:
         cap = self.tenant_parallel
         with conn.cursor() as cur:
             cur.execute(
@@ -145,16 +206,19 @@ class JobQueue:
                 "SELECT c.id, coalesce(t.ent, ''), t.integration, c.key FROM "
                 " (SELECT DISTINCT enterprise_number AS ent, integration FROM jobs "
                 "   WHERE state = 'pending' AND run_at <= now() AND kind = ANY(%(kinds)s)"
-                "   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))) t, "
+                "   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))"
+                "   AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))) t, "
                 " LATERAL (SELECT j.id, j.key FROM jobs j "
                 "   WHERE j.enterprise_number IS NOT DISTINCT FROM t.ent "
                 "     AND j.integration = t.integration AND j.state = 'pending' "
                 "     AND j.run_at <= now() AND j.kind = ANY(%(kinds)s) "
                 "     AND (%(ids)s::bigint[] IS NULL OR j.id = ANY(%(ids)s)) "
+                "     AND (%(keys)s::text[] IS NULL OR j.key = ANY(%(keys)s)) "
                 "     AND (j.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = j.key "
                 "          AND r.state = 'running' AND r.locked_until > now())) "
                 "   ORDER BY j.run_at, j.id LIMIT %(cap)s) c",
-                {"kinds": kinds, "ids": list(ids) if ids else None, "cap": cap},
+                {"kinds": kinds, "ids": list(ids) if ids else None, "keys": list(keys) if keys else None,
+                 "cap": cap},
             )
             rows = cur.fetchall()
         # Round-robin across tenants so each gets a turn before any gets a second one.
@@ -209,14 +273,30 @@ class JobQueue:
                 (*params, job_id, worker),
             )
 
-    def heartbeat(self, job_ids: Sequence[int], worker: str, lease_seconds: float) -> None:
+    def heartbeat(self, job_ids: Sequence[int], worker: str, lease_seconds: float = CLAIM_SECONDS) -> None:
+        """Renew ``worker``'s claims on ``job_ids`` as ``claim`` made them (the kind's own lease wins)."""
         if not job_ids:
             return
         with self._db.connection() as conn, conn.cursor() as cur:
             cur.execute(
-                "UPDATE jobs SET locked_until = now() + make_interval(secs => %s) "
-                "WHERE id = ANY(%s) AND state = 'running' AND locked_by = %s",
-                (lease_seconds, list(job_ids), worker))
+                f"UPDATE jobs SET locked_until = {_CLAIM_UNTIL} "
+                "WHERE id = ANY(%(ids)s) AND state = 'running' AND locked_by = %(worker)s",
+                {"ids": list(job_ids), "worker": worker, **self._lease_params(lease_seconds)})
+
+    def hand_back(self, job_ids: Sequence[int], worker: str) -> int:
+        """Re-queue jobs ``worker`` ran but could not record the outcome of (the database was down then).
+
+        Only while they are still ``worker``'s: a job whose claim expired meanwhile was re-driven by the
+        reaper already. Attempts as in ``reap_stale``. Re-running is safe: handlers are idempotent.
+        """
+        if not job_ids:
+            return 0
+        with self._db.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} "
+                "WHERE id = ANY(%(ids)s) AND state = 'running' AND locked_by = %(worker)s",
+                {"why": "its outcome could not be recorded", "ids": list(job_ids), "worker": worker})
+            return int(cur.rowcount)
 
     def make_due(self) -> int:
         """Tests and tools: pull every delayed pending job forward to now."""
@@ -231,13 +311,8 @@ class JobQueue:
         failed once its attempts are spent instead of taking workers down forever.
         """
         with self._db.connection() as conn, conn.cursor() as cur:
-            cur.execute(
-                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, "
-                "finished_at = CASE WHEN attempts >= max_attempts THEN now() END, "
-                "run_at = now(), locked_by = NULL, locked_until = NULL, "
-                "last_error = coalesce(last_error || ' ', '') || CASE WHEN attempts >= max_attempts "
-                "THEN '[expired claim, no attempts left]' ELSE '[re-driven after an expired claim]' END, "
-                "updated_at = now() WHERE state = 'running' AND locked_until < now()")
+            cur.execute(f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} WHERE state = 'running' AND locked_until < now()",
+                        {"why": "expired claim"})
             reaped = int(cur.rowcount)
             # A job parked for a config change that landed while it was being parked would wait for
             # the next change; waking parked jobs now and then closes that gap (the handler parks

@@ -11,11 +11,14 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from host_app import metrics
 from host_app.db import DbUnavailable
 from host_app.integrations.contract import EVENT_TYPES, ApiError, JournalEntry, read_json_object
+from host_app.jobs.queue import autocommit
 from host_app.state import host_state
 
 bp = Blueprint("host_dispatch", __name__)
 
-_URL = validate.Regexp(r"^https?://[^\s]{1,2000}$", error="must be an http(s) URL")
+# No whitespace and no control character (NUL, DEL, C0): the link is stored as text (PostgreSQL refuses
+# NUL) and later sent to MoySklad in a JSON body.
+_URL = validate.Regexp(r"^https?://[^\s\x00-\x1f\x7f]{1,2000}$", error="must be an http(s) URL")
 
 
 class DispatchSchema(Schema):
@@ -64,7 +67,9 @@ def _store_with_retry(state: Any, number: str, data: dict[str, Any], codes: list
     # (the event identity dedupes), so trying again on a fresh connection is safe.
     for attempt in (1, 2):
         try:
-            with state.services.db.connection() as conn:
+            # Autocommit: storing is one statement (atomic by itself), so the acknowledgement costs
+            # a single round trip to PostgreSQL.
+            with state.services.db.connection() as conn, autocommit(conn):
                 return state.events.store(conn, number, data["uniqueId"], data["event_type"], data["raw"],
                                           origin=data["origin"], record_url=data["record_url"], codes=codes)
         except DbUnavailable as exc:
