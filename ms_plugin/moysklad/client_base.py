@@ -181,6 +181,10 @@ class BaseClient:
             self.limiter.release(slot, result)
         self._record(req, attempt, resp, outcome, duration_ms, error, started_wall)
         if error is not None:
+            # Its message quotes MoySklad's answer, which may echo our credentials back: masked like the
+            # record, since callers journal and log str(error).
+            error.message = mask_text(error.message, secret_forms(self._secrets()))
+            error.args = (error.message,)
             raise error
         assert answer is not None
         return answer
