@@ -41,7 +41,13 @@ class EmployeeInfo:
 @dataclass(frozen=True)
 class EmployeeSet:
     by_id: Mapping[str, EmployeeInfo]
-    refreshed_at: dt.datetime | None
+    refreshed_at: dt.datetime | None  # both sources (names and extensions) last read
+    extensions_at: dt.datetime | None = None  # the Phone API's extensions last read
+
+    def age(self, *, names: bool) -> float | None:
+        stamp = self.refreshed_at if names else max(
+            (t for t in (self.refreshed_at, self.extensions_at) if t is not None), default=None)
+        return None if stamp is None else (dt.datetime.now(dt.timezone.utc) - stamp).total_seconds()
 
     def ms_extensions(self) -> dict[str, str]:
         return {e.employee_id: e.ms_extension for e in self.by_id.values() if e.ms_extension}
@@ -67,15 +73,19 @@ def load(conn: Any, ent: str) -> EmployeeSet:
     with conn.cursor(cursor_factory=RealDictCursor) as cur:
         cur.execute("SELECT * FROM ms_employees WHERE enterprise_number = %s", (ent,))
         rows = cur.fetchall()
-        cur.execute("SELECT employees_refreshed_at FROM ms_tenant_state WHERE enterprise_number = %s", (ent,))
+        cur.execute("SELECT employees_refreshed_at, extensions_refreshed_at FROM ms_tenant_state "
+                    "WHERE enterprise_number = %s", (ent,))
         state = cur.fetchone()
     by_id = {r["employee_id"]: EmployeeInfo(r["employee_id"], r["name"], r["full_name"], r["uid"], r["email"],
                                             r["ms_extension"], r["archived"]) for r in rows}
-    return EmployeeSet(by_id, state["employees_refreshed_at"] if state else None)
+    return EmployeeSet(by_id, state["employees_refreshed_at"] if state else None,
+                       state["extensions_refreshed_at"] if state else None)
 
 
-def store(conn: Any, ent: str, employees: Iterable[EmployeeInfo]) -> None:
-    """Replace the tenant's cached employees with a fresh list."""
+def store(conn: Any, ent: str, employees: Iterable[EmployeeInfo], *, complete: bool = True,
+          extensions: bool = True) -> None:
+    """Replace the tenant's cached employees with a fresh list. ``complete``: both sources answered (the
+    copy counts as fresh for the TTL); ``extensions``: at least the Phone API answered."""
     items = list(employees)
     with conn.cursor() as cur:
         cur.execute("DELETE FROM ms_employees WHERE enterprise_number = %s", (ent,))
@@ -84,9 +94,15 @@ def store(conn: Any, ent: str, employees: Iterable[EmployeeInfo]) -> None:
                 "INSERT INTO ms_employees (enterprise_number, employee_id, name, full_name, uid, email, "
                 "ms_extension, archived) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (ent, e.employee_id, e.name, e.full_name, e.uid, e.email, e.ms_extension, e.archived))
-        cur.execute(
-            "INSERT INTO ms_tenant_state (enterprise_number, employees_refreshed_at) VALUES (%s, now()) "
-            "ON CONFLICT (enterprise_number) DO UPDATE SET employees_refreshed_at = now()", (ent,))
+        if complete or extensions:
+            cur.execute(
+                "INSERT INTO ms_tenant_state (enterprise_number, employees_refreshed_at, extensions_refreshed_at) "
+                "VALUES (%s, CASE WHEN %s THEN now() END, CASE WHEN %s THEN now() END) "
+                "ON CONFLICT (enterprise_number) DO UPDATE SET "
+                "employees_refreshed_at = coalesce(EXCLUDED.employees_refreshed_at, "
+                "ms_tenant_state.employees_refreshed_at), "
+                "extensions_refreshed_at = coalesce(EXCLUDED.extensions_refreshed_at, "
+                "ms_tenant_state.extensions_refreshed_at)", (ent, complete, extensions))
 
 
 def merge_sources(phone_list: Iterable[tuple[str, str | None]] | None,
@@ -108,17 +124,36 @@ class Directory:
     """Employees per tenant, from the cache table, refreshed from MoySklad when older than ``ttl``."""
 
     RETRY_AFTER_FAILURE = 30.0
+    LOCAL_TTL = 30.0  # a worker reuses its copy this long (every call event needs the mapping)
 
     def __init__(self, services: Any, ttl: float = 600.0) -> None:
         self._services = services
         self._ttl = ttl
         self._failed_at: dict[str, float] = {}  # per worker: do not hammer a MoySklad that is down
+        self._local: dict[str, tuple[int, float, EmployeeSet]] = {}
 
-    def get(self, tenant: Any, *, refresh: bool = False) -> EmployeeSet:
+    def get(self, tenant: Any, *, refresh: bool = False, names: bool = False) -> EmployeeSet:
+        """The tenant's employees. The call flow needs only who has which extension (``names=False``):
+        a stale copy is then refreshed from the Phone API alone, so a slow JSON API never holds a card
+        back; names and logins (``names=True``: the admin page, click-to-call by login) read both."""
+        local = self._local.get(tenant.number)
+        if (not refresh and not names and local is not None and local[0] == tenant.version
+                and time.monotonic() - local[1] < self.LOCAL_TTL):
+            return local[2]
+        found = self._get(tenant, refresh=refresh, names=names)
+        self._local[tenant.number] = (tenant.version, time.monotonic(), found)
+        return found
+
+    def forget(self, enterprise_number: str) -> None:
+        if enterprise_number == "*":
+            self._local.clear()
+        else:
+            self._local.pop(enterprise_number, None)
+
+    def _get(self, tenant: Any, *, refresh: bool, names: bool) -> EmployeeSet:
         with self._services.db.connection() as conn:
             current = load(conn, tenant.number)
-        age = None if current.refreshed_at is None else (
-            dt.datetime.now(dt.timezone.utc) - current.refreshed_at).total_seconds()
+        age = current.age(names=names)
         if not refresh and age is not None and age < self._ttl:
             return current
         if tenant.phone is None and tenant.json_api is None:
@@ -130,7 +165,7 @@ class Directory:
         if lease is None:  # another worker is refreshing right now: the current copy will do
             return current
         try:
-            return self.refresh(tenant)
+            return self.refresh(tenant, names=names or refresh)
         except Exception as exc:  # MoySklad down: keep working with what we have
             self._failed_at[tenant.number] = time.monotonic()
             log.warning("employee refresh for %s failed: %s", tenant.number, exc)
@@ -140,22 +175,38 @@ class Directory:
         finally:
             lease.release()
 
-    def refresh(self, tenant: Any) -> EmployeeSet:
-        phone_list = None
+    def refresh(self, tenant: Any, *, names: bool = True) -> EmployeeSet:
+        """Read the sources; one that fails (or is not asked) keeps what it knew before."""
+        phone_list = json_list = None
+        failed: list[Exception] = []
         if tenant.phone is not None:
-            phone_list = [(e.employee_id, e.extension) for e in tenant.phone.list_employees()]
-        json_list = None
-        if tenant.json_api is not None:
-            json_list = [{"id": e.id, "name": e.name, "full_name": e.full_name, "uid": e.uid, "email": e.email,
-                          "archived": e.archived} for e in tenant.json_api.list_employees()]
+            try:
+                phone_list = [(e.employee_id, e.extension) for e in tenant.phone.list_employees()]
+            except Exception as exc:  # the Phone API answering is what matters most: keep the other
+                failed.append(exc)
+        if tenant.json_api is not None and (names or tenant.phone is None):
+            try:
+                json_list = [{"id": e.id, "name": e.name, "full_name": e.full_name, "uid": e.uid,
+                              "email": e.email, "archived": e.archived} for e in tenant.json_api.list_employees()]
+            except Exception as exc:
+                failed.append(exc)
+        if phone_list is None and json_list is None:
+            if failed:
+                raise failed[0]
+            with self._services.db.connection() as conn:
+                return load(conn, tenant.number)
         merged = merge_sources(phone_list, json_list)
         if phone_list is None or json_list is None:
             # One source missing: keep what the other source knew before instead of forgetting it.
             with self._services.db.connection() as conn:
                 before = load(conn, tenant.number)
             merged = _keep_known(merged, before, keep_names=json_list is None, keep_exts=phone_list is None)
+        if failed:
+            self._failed_at[tenant.number] = time.monotonic()
+        complete = not failed and (json_list is not None or tenant.json_api is None) and (
+            phone_list is not None or tenant.phone is None)
         with self._services.db.connection() as conn:
-            store(conn, tenant.number, merged)
+            store(conn, tenant.number, merged, complete=complete, extensions=phone_list is not None)
             return load(conn, tenant.number)
 
 

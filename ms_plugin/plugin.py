@@ -74,6 +74,7 @@ class MoySkladIntegration:
         if self.state is None or code not in ("ms", "*"):
             return
         self.state.tenants.invalidate(enterprise_number)
+        self.state.directory.forget(enterprise_number)
         if self.state.clients is not None:
             self.state.clients.drop(enterprise_number)
         for hook in self.state.extras.get("config_hooks", ()):

@@ -16,6 +16,8 @@ from typing import Any
 from host_app.integrations.contract import ApiError, JournalEntry, Principal
 from ms_plugin.admin import patch
 from ms_plugin.admin.status import tenant_status
+from ms_plugin.config.schema import read_config
+from ms_plugin.tenant import refusals
 from ms_plugin.config.schema import SECRET_KEYS
 from ms_plugin.moysklad.factory import validate_api_url
 from ms_plugin.moysklad.settings import MsClientSettings
@@ -70,7 +72,7 @@ class ConfigService:
         if enterprise is None:
             raise ApiError(f"enterprise {ent} not found", code="not_found", status=404)
         loaded = patch.tolerant_load(section)
-        marks = self.state.tenants.status(ent)
+        marks = self.state.tenants.marks(ent)
         jobs = self.services.jobs.counts(CODE, ent)
         webhook_uuid = section.get("webhook_uuid")
         body: dict[str, Any] = {"enabled": loaded["enabled"]}
@@ -89,7 +91,7 @@ class ConfigService:
             "click_to_call": dict(loaded["click_to_call"]),
             "webhook_uuid": webhook_uuid,
             "webhook_url": self.webhook_url(webhook_uuid),
-            "status": tenant_status(loaded, marks, enterprise.config_version, jobs),
+            "status": tenant_status(loaded, marks, refusals(marks, read_config(section)), jobs),
         })
         return body
 

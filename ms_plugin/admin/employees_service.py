@@ -71,7 +71,7 @@ class EmployeesService:
         tenant = self.tenant(ent)
         error = None
         try:
-            employees = self.state.directory.get(tenant, refresh=refresh)
+            employees = self.state.directory.get(tenant, refresh=refresh, names=True)
         except Exception as exc:  # MoySklad down or refusing: show what we have and say why
             log.info("employee refresh for %s failed: %r", ent, exc)
             with self.services.db.connection() as conn:
@@ -81,8 +81,7 @@ class EmployeesService:
 
     def _body(self, tenant: Tenant, employees: EmployeeSet, error: str | None) -> dict[str, Any]:
         explicit = dict(tenant.config.employee_mapping)
-        marks = self.state.tenants.status(tenant.number) or {}
-        phone_refused = marks.get("state") == "credentials_invalid" and marks.get("marked_version") == tenant.version
+        phone_refused = self.state.tenants.refusals_for(tenant.number, tenant.config).phone
         return {
             "employees": employee_rows(employees, explicit),
             "phone_api_ok": tenant.phone is not None and not phone_refused and error is None,
@@ -96,7 +95,7 @@ class EmployeesService:
         requested = validate_mapping_edit(mapping)
         tenant = self.tenant(ent)
         wanted = {emp for emp in requested.values() if emp}
-        employees = self.state.directory.get(tenant)
+        employees = self.state.directory.get(tenant, names=True)
         if wanted - set(employees.by_id):
             try:  # a new employee may be missing from our copy: look once more at MoySklad
                 employees = self.state.directory.get(tenant, refresh=True)

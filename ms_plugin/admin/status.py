@@ -12,12 +12,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ms_plugin.tenant import Refusals
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, dt.datetime) else None
 
 
-def tenant_status(loaded: Mapping[str, Any], marks: Mapping[str, Any] | None, config_version: int,
+def tenant_status(loaded: Mapping[str, Any], marks: Mapping[str, Any] | None, refused: Refusals,
                   jobs: Mapping[str, int]) -> dict[str, Any]:
     marks = marks or {}
     state = "ok"
@@ -25,14 +27,14 @@ def tenant_status(loaded: Mapping[str, Any], marks: Mapping[str, Any] | None, co
     last_error = None
     if not loaded.get("enabled"):
         state = "disabled"
-    elif marks.get("state") == "credentials_invalid" and marks.get("marked_version") == config_version:
-        state, since, last_error = "credentials_invalid", _iso(marks.get("since")), marks.get("last_error")
+    elif refused.phone:
+        state, since, last_error = "credentials_invalid", _iso(refused.since), refused.last_error
     elif not (loaded.get("api_token") or (loaded.get("login") and loaded.get("password"))):
         state = "degraded"
         last_error = "Не заданы логин и пароль (или токен) основного API МойСклад: звонки попадают в МойСклад, " \
                      "но поиск клиентов, заказы и задачи не работают."
-    elif marks.get("json_invalid_version") == config_version:
-        state, last_error = "degraded", marks.get("last_error")
+    elif refused.json:
+        state, last_error = "degraded", refused.last_error
     if state == "ok" and marks.get("state") == "ok":
         since = _iso(marks.get("since"))
     return {

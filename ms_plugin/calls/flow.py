@@ -1,35 +1,59 @@
-"""The call flow: one PBX event in (from a durable job), MoySklad brought up to date.
+"""The call flow's entry points (each runs from a durable job).
 
-For an event: find which call it belongs to (``classify``), take the call's lease (a committed row, so
-two workers never drive one call at once and no DB lock is held across HTTP), fold the event into the
-call's facts, then repeat "compute the next MoySklad step from facts vs done; do it; record it" until
-nothing is left. Every step is recorded before the next, so a crash, a retry or a duplicate event
-resumes exactly where the work stopped and never repeats a write.
+* ``handle_event``: route the event to its call, fold it into the call's facts and drive the card path
+  (Phone API writes) under the call's lease; then, if JSON API work is due, enqueue the follow-up.
+* ``followup``: the JSON API work (client, order, tasks) under its own lease; when it changed something
+  an ended call's record needs, it enqueues ``sync`` (the card path again, without an event).
+* ``reprocess`` (the admin's "send again"), ``promote_pending`` (a hangup whose dial never came),
+  ``sweep_call`` (stale cards).
+
+Leases are committed rows with an expiry (never a DB lock held across HTTP); every step is recorded
+before the next, so crashes, retries and duplicate events resume where the work stopped.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from host_app.integrations.contract import CallEvent, JournalEntry, PermanentJobError, RetryLater
-from ms_plugin.calls import repo
-from ms_plugin.calls.classify import classify
-from ms_plugin.calls.model import KIND_CALL, KIND_INTERNAL, KIND_LEG, KIND_PENDING, CallRecord, Done, Facts
+from host_app.integrations.contract import CallEvent, JournalEntry, RetryLater
+from ms_plugin.calls import repo, routing
+from ms_plugin.calls.followup import FollowupRun
+from ms_plugin.calls.model import KIND_CALL, KIND_LEG, CallRecord
 from ms_plugin.calls.pbx_event import fold
-from ms_plugin.calls.steps import CallRun
+from ms_plugin.calls.phone_run import PhoneRun
 from ms_plugin.moysklad.context import bind_request_context
 from ms_plugin.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 300.0
-LIVE_WINDOW = dt.timedelta(hours=2)
+LEASE_TTL = 60.0  # renewed on every save; a holder that died frees the call within a minute
+FOLLOWUP_KIND, SYNC_KIND = "ms.call_followup", "ms.call_sync"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+class Session:
+    """One path's hold on a call: ``load`` it, ``save`` only what changed since (the other path of the
+    call may be writing its own keys meanwhile); every save renews the lease."""
+
+    def __init__(self, services: Any, lease: Any) -> None:
+        self._services = services
+        self._lease = lease
+        self._saved: dict[int, dict[str, Any]] = {}
+
+    def load(self, ent: str, unique_id: str) -> CallRecord | None:
+        with self._services.db.connection() as conn:
+            rec = repo.get(conn, ent, unique_id)
+        if rec is not None:
+            self._saved[id(rec)] = rec.done.to_json()
+        return rec
+
+    def save(self, rec: CallRecord) -> None:
+        with self._services.db.connection() as conn:
+            repo.save(conn, rec, done_before=self._saved.get(id(rec)))
+        self._saved[id(rec)] = rec.done.to_json()
+        self._lease.renew(LEASE_TTL)
 
 
 class CallFlow:
@@ -50,9 +74,16 @@ class CallFlow:
         if sweeper is not None:
             sweeper.ensure()
         with bind_request_context(tenant.number, event.unique_id):
-            root = self._route(tenant, event)
+            root = routing.route(self.state, tenant, event)
             if root is not None:
                 self.reconcile(tenant, root, event)
+
+    def sync(self, enterprise_number: str, unique_id: str) -> None:
+        """The card path without a new event (after the follow-up changed what the record needs)."""
+        tenant = self._tenant_for(enterprise_number, unique_id)
+        if tenant is not None:
+            with bind_request_context(tenant.number, unique_id):
+                self.reconcile(tenant, unique_id, None)
 
     def reprocess(self, enterprise_number: str, unique_id: str) -> None:
         """Run a call's processing again from every stored event (the admin's "send again")."""
@@ -70,22 +101,87 @@ class CallFlow:
             self.reconcile(tenant, root, None, refold=True)
 
     def promote_pending(self, enterprise_number: str, unique_id: str) -> None:
-        """A live hangup whose start/dial never came: after the grace period it is a call of its own."""
+        tenant = self._tenant_for(enterprise_number, unique_id)
+        if tenant is not None and routing.promote(self.state, tenant, unique_id):
+            with bind_request_context(tenant.number, unique_id):
+                self.reconcile(tenant, unique_id, None)
+
+    def followup(self, enterprise_number: str, unique_id: str) -> None:
         tenant = self._tenant_for(enterprise_number, unique_id)
         if tenant is None:
             return
-        with self._services.db.connection() as conn:
-            rec = repo.get(conn, enterprise_number, unique_id)
-            if rec is None or rec.kind != KIND_PENDING or not rec.facts.hung_up:
+        with bind_request_context(tenant.number, unique_id), self._lease(f"ms:followup:{tenant.number}:{unique_id}",
+                                                                          0.5) as session:
+            rec, save = session.load(tenant.number, unique_id), session.save
+            if rec is None or rec.kind != KIND_CALL:
                 return
-            rec.kind = KIND_CALL
-            repo.save(conn, rec)
-        self._journal(tenant, unique_id, rec.phone, "call.promoted", "success",
-                      response={"reason": "hangup without start/dial after the grace period"})
-        with bind_request_context(tenant.number, unique_id):
-            self.reconcile(tenant, unique_id, None)
+            ended_before = rec.facts.hung_up and rec.done.followup_after_hangup
+            counterparty = rec.done.counterparty_id
+            run = FollowupRun(self.state, tenant, rec, save=save)
+            try:
+                run.drive()
+            finally:
+                if rec.facts.hung_up:
+                    rec.done.followup_after_hangup = True
+                    save(rec)
+                    if not ended_before or rec.done.counterparty_id != counterparty:
+                        self._enqueue(SYNC_KIND, tenant.number, unique_id, key=f"ms:{tenant.number}:{unique_id}")
 
-    # -- routing -----------------------------------------------------------------------------------
+    def sweep_call(self, enterprise_number: str, unique_id: str) -> None:
+        """Hide the cards of a call with no hangup after the stale time (and close it after long)."""
+        tenant = self._tenant_for(enterprise_number, unique_id)
+        if tenant is None:
+            return
+        with bind_request_context(tenant.number, unique_id), self._lease(f"ms:call:{tenant.number}:{unique_id}",
+                                                                          1.0) as session:
+            rec, save = session.load(tenant.number, unique_id), session.save
+            if rec is None or rec.state != "open":
+                return
+            if rec.kind != KIND_CALL:  # a bridge of an extension channel, never a call: forget it
+                rec.state = "finished"
+                save(rec)
+                return
+            PhoneRun(self.state, tenant, rec, save=save).sweep()
+
+    # -- the card path -------------------------------------------------------------------------------
+
+    def reconcile(self, tenant: Tenant, root: str, event: CallEvent | None, *, refold: bool = False) -> None:
+        with self._lease(f"ms:call:{tenant.number}:{root}", 0.2) as session:
+            rec, save = session.load(tenant.number, root), session.save
+            if rec is None:
+                return
+            changed = False
+            if refold:
+                with self._services.db.connection() as conn:
+                    ids = repo.unique_ids_of(conn, tenant.number, root)
+                for stored in self._services.events.for_call(tenant.number, ids):
+                    changed |= fold(rec.facts, stored, own=stored.unique_id == root)
+                rec.done.failures = 0
+            if event is not None:
+                changed |= fold(rec.facts, event, own=event.unique_id == root)
+            if changed:
+                save(rec)
+            run = PhoneRun(self.state, tenant, rec, save=save)
+            try:
+                run.drive()
+            finally:
+                if run.followup_pending() or refold:
+                    self._enqueue(FOLLOWUP_KIND, tenant.number, root, key=f"ms:followup:{tenant.number}:{root}")
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _lease(self, key: str, busy_retry: float) -> Iterator[Session]:
+        lease = self._services.leases.acquire(key, LEASE_TTL)
+        if lease is None:
+            raise RetryLater(busy_retry, "another worker is processing this call right now")
+        try:
+            yield Session(self._services, lease)
+        finally:
+            lease.release()
+
+    def _enqueue(self, kind: str, ent: str, unique_id: str, *, key: str) -> None:
+        self._services.jobs.enqueue(kind, {"unique_id": unique_id}, enterprise_number=ent, key=key, dedupe=True)
 
     def _tenant_for(self, ent: str, unique_id: str) -> Tenant | None:
         tenant = self.state.tenants.get(ent)
@@ -97,122 +193,8 @@ class CallFlow:
         elif tenant.phone is None:
             reason = "no Phone API key"
         if reason:
-            self._journal(tenant, unique_id, None, "call.skipped", "skipped", error=reason)
+            self._services.journal.write(JournalEntry(tenant.number, "ms", "call.skipped", "skipped",
+                                                      call_unique_id=unique_id, error=reason))
             return None
         self.state.tenants.ensure_usable(tenant)
         return tenant
-
-    def _route(self, tenant: Tenant, event: CallEvent) -> str | None:
-        """The UniqueId of the call this event belongs to, or None when it reaches no MoySklad call."""
-        ent, uid = tenant.number, event.unique_id
-        with self._services.db.connection() as conn:
-            rec = repo.get(conn, ent, uid)
-            if rec is None or (rec.kind == KIND_PENDING and event.event_type in ("start", "dial")):
-                decision = classify(
-                    event, region=tenant.region,
-                    live_incoming=lambda: repo.live_incoming(conn, ent, _now() - LIVE_WINDOW),
-                    originate_matches=lambda ext, phone: self._originate_matches(conn, ent, ext, phone, event))
-                if rec is None:
-                    facts = Facts(crm_originated=decision.crm_originated)
-                    rec = repo.insert(conn, CallRecord(ent, uid, decision.kind, decision.parent, facts, Done(),
-                                                       None, "open"))
-                else:
-                    rec.kind, rec.parent_unique_id = decision.kind, decision.parent
-                    rec.facts.crm_originated = rec.facts.crm_originated or decision.crm_originated
-                    repo.save(conn, rec)
-                if decision.kind != KIND_CALL:
-                    self._journal(tenant, uid, None, f"call.{decision.kind}", "skipped",
-                                  response={"reason": decision.reason, "parent": decision.parent})
-        if rec.kind == KIND_INTERNAL:
-            return None
-        if rec.kind == KIND_LEG:
-            return rec.parent_unique_id
-        if rec.kind == KIND_PENDING:
-            self._hold_pending(tenant, rec, event)
-            return None
-        return uid
-
-    @staticmethod
-    def _originate_matches(conn: Any, ent: str, ext: str, phone: str, event: CallEvent) -> bool:
-        """Is this dial the conversation a MoySklad user asked for (a pending click-to-call)?"""
-        from ms_plugin.click_to_call.originates import match_originate
-
-        return bool(match_originate(conn, ent, ext, phone, at=event.received_at, unique_id=event.unique_id))
-
-    def _hold_pending(self, tenant: Tenant, rec: CallRecord, event: CallEvent) -> None:
-        """Keep the facts of a UniqueId we cannot place yet; schedule the lost-dial promotion."""
-        with self._services.db.connection() as conn:
-            current = repo.get(conn, tenant.number, rec.unique_id) or rec
-            if fold(current.facts, event, own=True):
-                repo.save(conn, current)
-            if event.event_type == "hangup" and event.origin == "live":
-                self._services.jobs.enqueue(
-                    "ms.promote_pending", {"unique_id": rec.unique_id}, enterprise_number=tenant.number,
-                    key=f"ms:{tenant.number}:{rec.unique_id}", delay=self.state.settings.pending_grace_s,
-                    dedupe=True, conn=conn)
-
-    # -- reconcile ---------------------------------------------------------------------------------
-
-    def reconcile(self, tenant: Tenant, root: str, event: CallEvent | None, *, refold: bool = False) -> None:
-        lease = self._services.leases.acquire(f"ms:call:{tenant.number}:{root}", LEASE_TTL)
-        if lease is None:
-            raise RetryLater(0.2, "another worker is processing this call right now")
-        try:
-            with self._services.db.connection() as conn:
-                rec = repo.get(conn, tenant.number, root)
-                if rec is None:
-                    return
-                changed = False
-                if refold:
-                    ids = repo.unique_ids_of(conn, tenant.number, root)
-                    for stored in self._services.events.for_call(tenant.number, ids):
-                        changed |= fold(rec.facts, stored, own=stored.unique_id == root)
-                    rec.done.failures = 0
-                if event is not None:
-                    changed |= fold(rec.facts, event, own=event.unique_id == root)
-                if changed:
-                    repo.save(conn, rec)
-            run = CallRun(self.state, tenant, rec, save=lambda r: self._save(r, lease))
-            run.drive()
-        finally:
-            lease.release()
-
-    def _save(self, rec: CallRecord, lease: Any) -> None:
-        with self._services.db.connection() as conn:
-            repo.save(conn, rec)
-        lease.renew(LEASE_TTL)
-
-    # -- sweeping ------------------------------------------------------------------------------------
-
-    def sweep_call(self, enterprise_number: str, unique_id: str) -> None:
-        """Hide the cards of a call with no hangup after the stale time (and close it after long)."""
-        tenant = self._tenant_for(enterprise_number, unique_id)
-        if tenant is None:
-            return
-        with bind_request_context(tenant.number, unique_id):
-            lease = self._services.leases.acquire(f"ms:call:{tenant.number}:{unique_id}", LEASE_TTL)
-            if lease is None:
-                raise RetryLater(1.0, "call busy")
-            try:
-                with self._services.db.connection() as conn:
-                    rec = repo.get(conn, tenant.number, unique_id)
-                if rec is None or rec.state != "open":
-                    return
-                if rec.kind != KIND_CALL:  # a bridge of an extension channel, never a call: forget it
-                    rec.state = "finished"
-                    self._save(rec, lease)
-                    return
-                CallRun(self.state, tenant, rec, save=lambda r: self._save(r, lease)).sweep()
-            finally:
-                lease.release()
-
-    # -- journal -----------------------------------------------------------------------------------
-
-    def _journal(self, tenant: Tenant, unique_id: str, phone: str | None, event_type: str, status: str, *,
-                 response: Any = None, error: str | None = None) -> None:
-        self._services.journal.write(JournalEntry(tenant.number, "ms", event_type, status, call_unique_id=unique_id,
-                                                  phone=phone, response=response, error=error))
-
-
-def permanent(message: str) -> PermanentJobError:
-    return PermanentJobError(message)

@@ -99,6 +99,8 @@ class Done:
     finalized: bool = False  # endTime/duration written
     comment_sent: str | None = None
     record_urls_sent: list[str] = field(default_factory=list)
+    create_attempted: bool = False  # a POST /call went out (its answer may have been lost)
+    followup_after_hangup: bool = False  # the JSON follow-up ran once the call had ended
     lookup_done: bool = False
     counterparty_id: str | None = None  # the client linked to this call
     counterparty_created: bool = False

@@ -44,20 +44,35 @@ def insert(conn: Any, rec: CallRecord) -> CallRecord:
     return stored
 
 
-def save(conn: Any, rec: CallRecord) -> None:
-    """Write facts/done/state back. Callers hold the call's lease, so no other writer races this."""
+def save(conn: Any, rec: CallRecord, done_before: dict[str, Any] | None = None) -> None:
+    """Write facts, state and ``done`` back.
+
+    Two paths write one call at once (the card path under the call's lease, the JSON follow-up under
+    its own), each owning different ``done`` keys: with ``done_before`` (the ``done`` as loaded) only the
+    keys this path changed are merged in, so neither overwrites the other's progress.
+    """
     finished = rec.state == "finished"
+    done = rec.done.to_json()
+    patch = done if done_before is None else {k: v for k, v in done.items() if done_before.get(k) != v}
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE ms_calls SET kind = %s, parent_unique_id = %s, direction = %s, phone = %s, facts = %s, "
-            "done = %s, state = %s, answered_employee = coalesce(%s, answered_employee), "
+            "done = done || %s, state = %s, answered_employee = coalesce(%s, answered_employee), "
             "version = version + 1, updated_at = now(), "
             "finished_at = CASE WHEN %s THEN coalesce(finished_at, now()) ELSE finished_at END "
             "WHERE enterprise_number = %s AND unique_id = %s",
             (rec.kind, rec.parent_unique_id, rec.facts.direction, rec.phone, Json(rec.facts.to_json()),
-             Json(rec.done.to_json()), rec.state, _answered_employee(rec), finished,
-             rec.enterprise_number, rec.unique_id),
+             Json(patch), rec.state, _answered_employee(rec), finished, rec.enterprise_number, rec.unique_id),
         )
+
+
+def save_done(conn: Any, ent: str, unique_id: str, patch: dict[str, Any]) -> None:
+    """The JSON follow-up's write: only its ``done`` keys, never the facts (the card path owns them)."""
+    if not patch:
+        return
+    with conn.cursor() as cur:
+        cur.execute("UPDATE ms_calls SET done = done || %s, version = version + 1, updated_at = now() "
+                    "WHERE enterprise_number = %s AND unique_id = %s", (Json(patch), ent, unique_id))
 
 
 def _answered_employee(rec: CallRecord) -> str | None:
@@ -65,13 +80,14 @@ def _answered_employee(rec: CallRecord) -> str | None:
     return rec.done.employee_id if rec.facts.is_answered else None
 
 
-def live_incoming(conn: Any, ent: str, since: dt.datetime) -> list[CallRecord]:
-    """Open incoming calls of the enterprise seen since ``since`` (for follow-me leg detection)."""
+def live_incoming(conn: Any, ent: str, since: dt.datetime, at: dt.datetime | None = None) -> list[CallRecord]:
+    """Incoming calls of the enterprise seen since ``since`` that were still open at ``at`` (follow-me
+    leg detection; a call finished since then still counts: under a backlog its hangup ran first)."""
     with conn.cursor(cursor_factory=RealDictCursor) as cur:
         cur.execute(
-            f"SELECT {_COLS} FROM ms_calls WHERE enterprise_number = %s AND state = 'open' AND kind = %s "
-            "AND direction = 'in' AND created_at >= %s ORDER BY created_at DESC LIMIT 200",
-            (ent, KIND_CALL, since))
+            f"SELECT {_COLS} FROM ms_calls WHERE enterprise_number = %s AND kind = %s AND direction = 'in' "
+            "AND created_at >= %s AND (state = 'open' OR finished_at > %s) ORDER BY created_at DESC LIMIT 200",
+            (ent, KIND_CALL, since, at or dt.datetime.now(dt.timezone.utc)))
         return [_record(dict(r)) for r in cur.fetchall()]
 
 

@@ -22,7 +22,8 @@ from ms_plugin.phones import split_extensions
 from ms_plugin.state import plugin_state
 from ms_plugin.views import bp
 
-_URL = validate.Regexp(r"^https?://[^\s]{1,2000}$", error="must be an http(s) URL")
+# No whitespace or control characters (a NUL cannot even be stored in PostgreSQL).
+_URL = validate.Regexp(r"^https?://[^\s\x00-\x1f\x7f]{1,2000}$", error="must be an http(s) URL")
 _ENT = validate.Length(min=1, max=32)
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from host_app.integrations.contract import Job
 from ms_plugin.calls import repo
-from ms_plugin.calls.flow import CallFlow
+from ms_plugin.calls.flow import FOLLOWUP_KIND, SYNC_KIND, CallFlow
 
 log = logging.getLogger(__name__)
 
@@ -64,5 +64,9 @@ def init(state: Any, app: Flask) -> None:
     jobs.register("ms.sweep_call", lambda job: flow.sweep_call(str(job.enterprise_number),
                                                                str(job.payload["unique_id"])),
                   integration="ms")
+    jobs.register(FOLLOWUP_KIND, lambda job: flow.followup(str(job.enterprise_number), str(job.payload["unique_id"])),
+                  integration="ms", max_attempts=10)
+    jobs.register(SYNC_KIND, lambda job: flow.sync(str(job.enterprise_number), str(job.payload["unique_id"])),
+                  integration="ms", max_attempts=10)
     jobs.register(SWEEPER_KIND, sweeper.run, integration="ms", max_attempts=3)
     from ms_plugin.calls import views  # noqa: F401  (routes on the ms blueprint)

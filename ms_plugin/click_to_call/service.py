@@ -144,7 +144,7 @@ class ClickToCallService:
         caller = resolve_caller(employees, mapping, uid=uid, src_number=src_number)
         if caller is None:
             # Maybe someone new: the directory refreshes from MoySklad only when its copy is stale.
-            employees = self._state.directory.get(tenant)
+            employees = self._state.directory.get(tenant, names=True)
             caller = resolve_caller(employees, mapping, uid=uid, src_number=src_number)
         return caller
 

@@ -57,7 +57,7 @@ def _manager(state: PluginState, tenant: Tenant, cp: Counterparty) -> dict[str, 
         return None
     name = cp.owner_name
     if name is None:
-        employee = state.directory.get(tenant).by_id.get(cp.owner_id)
+        employee = state.directory.get(tenant, names=True).by_id.get(cp.owner_id)
         name = employee.display_name if employee is not None else None
     return {"id": cp.owner_id, "name": name}
 

@@ -6,6 +6,7 @@ import json
 import threading
 from typing import Any
 
+from ms_plugin.tenant import json_credential, phone_credential
 from tests.factories import sql
 from tests.ms.admin.helpers import ENT, PASSWORD, configure, employee_id, section
 
@@ -257,11 +258,16 @@ def test_concurrent_saves_of_different_keys_both_survive(app, admin_headers, ent
         assert stored["click_to_call"]["max_per_minute"] == due
 
 
+def stored_config(db_url: str) -> Any:
+    from ms_plugin.config.schema import read_config
+
+    return read_config(section(db_url))
+
+
 def test_new_credentials_clear_the_invalid_mark(client, admin_headers, ent, account, db_url):
     configure(client, admin_headers, account)
-    version = sql(db_url, "SELECT config_version FROM enterprises WHERE number = %s", (ENT,))[0][0]
-    sql(db_url, "INSERT INTO ms_tenant_state (enterprise_number, state, last_error, marked_config_version) "
-                "VALUES (%s, 'credentials_invalid', 'HTTP 401', %s)", (ENT, version))
+    sql(db_url, "INSERT INTO ms_tenant_state (enterprise_number, state, last_error, marked_credential) "
+                "VALUES (%s, 'credentials_invalid', 'HTTP 401', %s)", (ENT, phone_credential(stored_config(db_url))))
     assert _get(client, admin_headers)["status"]["state"] == "credentials_invalid"
     body = client.put(f"/ms-admin/config/{ENT}", json={"password": "a-new-password"},
                       headers=admin_headers).get_json()
@@ -289,9 +295,8 @@ def test_leftovers_of_the_old_service_do_not_block_a_save(client, admin_headers,
 def test_status_reports_refused_json_credentials_and_jobs(client, admin_headers, ent, account, db_url):
     configure(client, admin_headers, account)
     assert _get(client, admin_headers)["status"]["state"] == "ok"
-    version = sql(db_url, "SELECT config_version FROM enterprises WHERE number = %s", (ENT,))[0][0]
-    sql(db_url, "INSERT INTO ms_tenant_state (enterprise_number, last_error, json_invalid_version) "
-                "VALUES (%s, 'JSON API: HTTP 401', %s)", (ENT, version))
+    sql(db_url, "INSERT INTO ms_tenant_state (enterprise_number, last_error, json_invalid_credential) "
+                "VALUES (%s, 'JSON API: HTTP 401', %s)", (ENT, json_credential(stored_config(db_url))))
     sql(db_url, "INSERT INTO jobs (integration, kind, enterprise_number, state) VALUES "
                 "('ms', 'ms.call_event', %s, 'failed'), ('ms', 'ms.call_event', %s, 'waiting'), "
                 "('ms', 'ms.call_event', %s, 'pending'), ('ms', 'ms.call_event', '0999', 'failed')", (ENT, ENT, ENT))

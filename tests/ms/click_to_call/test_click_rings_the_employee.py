@@ -150,7 +150,7 @@ class CountingDirectory:
     def __init__(self, employees: Any) -> None:
         self.employees, self.calls = employees, 0
 
-    def get(self, tenant: Any, *, refresh: bool = False) -> Any:
+    def get(self, tenant: Any, *, refresh: bool = False, names: bool = False) -> Any:
         self.calls += 1
         return self.employees
 

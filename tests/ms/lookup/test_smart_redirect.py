@@ -111,8 +111,10 @@ def test_the_contract_methods_warm_path_is_two_cheap_queries(db_url: str, emulat
     monkeypatch.setattr(db, "connection", counting)
     seq = tenant.last_seq()
 
+    # The cache row, plus the enterprise row when the worker's copy of the tenant is a few seconds old.
     assert lookup.customer_name_for(tenant.number, "+375291112233") == "ООО «Ромашка»"
-    assert len(opened) == 2  # the enterprise row (config version) and the cache row
+    first = len(opened)
+    assert first <= 2
     assert lookup.responsible_for(tenant.number, "+375291112233").extension == "151"
-    assert len(opened) == 4
+    assert len(opened) - first <= 2
     assert tenant.json_requests(since=seq) == []
