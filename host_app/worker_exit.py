@@ -34,6 +34,26 @@ REDRIVE_ASSIGNMENTS = (
 )
 
 
+# A dedupe job re-driven while a pending duplicate waits (enqueued during its run) would break the "one
+# pending job per kind and key" index, and the whole batch would stay stuck in 'running', filling its
+# tenant's slots: the duplicate does the same work, so the re-driven job is finished as superseded.
+SUPERSEDED_ASSIGNMENTS = (
+    "state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now(), "
+    "last_error = coalesce(last_error || ' ', '') || '[' || %(why)s || '; superseded by a pending duplicate]'"
+)
+_HAS_PENDING_DUPLICATE = ("dedupe AND EXISTS (SELECT 1 FROM jobs p WHERE p.kind = jobs.kind AND p.key = jobs.key "
+                          "AND p.state = 'pending' AND p.dedupe)")
+
+
+def redrive(cur: Any, where: str, params: dict[str, Any]) -> int:
+    """Hand the running jobs matching ``where`` back to the queue (``params`` holds ``why``); returns how
+    many were handed back or superseded."""
+    cur.execute(f"UPDATE jobs SET {SUPERSEDED_ASSIGNMENTS} WHERE {where} AND {_HAS_PENDING_DUPLICATE}", params)
+    superseded = int(cur.rowcount)
+    cur.execute(f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} WHERE {where}", params)
+    return superseded + int(cur.rowcount)
+
+
 def release_worker(conn: Any, worker: str, lease_grace_s: float = LEASE_GRACE_SECONDS) -> tuple[int, int]:
     """Give back the running jobs and the leases of ``worker`` (``<hostname>:<pid>``, the
     ``host_app.leases.worker_id()`` of a process that no longer runs) in ``conn``'s transaction.
@@ -42,9 +62,7 @@ def release_worker(conn: Any, worker: str, lease_grace_s: float = LEASE_GRACE_SE
     ``<worker>:<uuid>``.
     """
     with conn.cursor() as cur:
-        cur.execute(f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} WHERE state = 'running' AND locked_by = %(worker)s",
-                    {"why": "its worker died", "worker": worker})
-        jobs = int(cur.rowcount)
+        jobs = redrive(cur, "state = 'running' AND locked_by = %(worker)s", {"why": "its worker died", "worker": worker})
         cur.execute("UPDATE leases SET expires_at = least(expires_at, now() + make_interval(secs => %(grace)s)) "
                     "WHERE left(holder, length(%(prefix)s)) = %(prefix)s",
                     {"grace": lease_grace_s, "prefix": worker + ":"})

@@ -217,12 +217,14 @@ class Journal(Protocol):
 
 class JobQueue(Protocol):
     def register(self, kind: str, handler: Callable[[Job], None], *, integration: str, max_attempts: int = 8,
-                 max_age: float = 24 * 3600.0, lease_seconds: float | None = None) -> None:
+                 max_age: float = 24 * 3600.0, lease_seconds: float | None = None, lane: str = "main") -> None:
         """Declare a job kind. The handler runs in a background greenlet; it may raise RetryLater,
         WaitForConfig or PermanentJobError; any other exception is a failed attempt (retried with
         backoff until ``max_attempts``). ``lease_seconds``: how long a claim on a job of this kind lasts
         without the runner's heartbeat, i.e. how soon it is re-driven when its machine vanished (at
-        least 20 s; default 30 s; a worker that dies on a live machine gives its jobs back at once)."""
+        least 20 s; default 30 s; a worker that dies on a live machine gives its jobs back at once).
+        ``lane``: a tenant's running-job cap counts per integration and lane (call events run in "main"),
+        so slow work put in a lane of its own never holds back the main lane."""
         ...
 
     def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,

@@ -6,8 +6,9 @@ Rules the SQL keeps:
   runner's heartbeat renews: a worker that dies mid-job loses it and the reaper hands the job to any other
   worker (gunicorn's master does so at once for a worker it saw die, ``host_app.worker_exit``);
 * jobs with the same ``key`` never run at once, and one tenant holds at most ``tenant_parallel``
-  running jobs *per integration* across the whole deployment, so a flood or a broken tenant cannot
-  starve the others, and a hanging plugin cannot hold back another plugin of the same tenant;
+  running jobs *per integration and lane* across the whole deployment, so a flood or a broken tenant
+  cannot starve the others, a hanging plugin cannot hold back another plugin of the same tenant, and a
+  plugin's slow background lane (JSON API follow-ups) cannot hold back its main lane (ringing cards);
 * claims are serialised by a transaction-level advisory lock, so the two rules above hold across
   workers and machines (choosing the candidates and marking them running is one atomic step);
 * retries are bounded (``max_attempts``, ``max_age``), also for a job whose worker keeps dying under
@@ -28,7 +29,7 @@ from psycopg2.extras import Json
 
 from host_app.db import DbPool, dict_cursor
 from host_app.integrations.contract import Job
-from host_app.worker_exit import REDRIVE_ASSIGNMENTS
+from host_app.worker_exit import redrive
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ WAITING_RECHECK_SECONDS = 600.0
 # as a whole are re-driven within about CLAIM_SECONDS. A kind's own ``lease_seconds`` replaces
 # CLAIM_SECONDS for its jobs and must leave the same room for missed heartbeats.
 CLAIM_SECONDS = 30.0
+MAIN_LANE = "main"  # jobs.lane's default: call events and whatever a plugin does not put elsewhere
 HEARTBEAT_SECONDS = 10.0
 MIN_LEASE_SECONDS = 2 * HEARTBEAT_SECONDS
 # The claim's expiry for the row being updated: its kind's lease, else %(lease)s.
@@ -53,11 +55,11 @@ _CLAIM_LOCK = 0x4D534A4F42  # "MSJOB": held while one claim statement runs (see 
 _TAKE_SQL = """
 SELECT pg_advisory_xact_lock(%(lock)s);
 WITH running AS (
-    SELECT coalesce(enterprise_number, '') AS ent, integration, count(*) AS n FROM jobs
-    WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2),
+    SELECT coalesce(enterprise_number, '') AS ent, integration, lane, count(*) AS n FROM jobs
+    WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2, 3),
 wanted AS (
-    SELECT j.id, coalesce(j.enterprise_number, '') AS ent, j.integration,
-           row_number() OVER (PARTITION BY coalesce(j.enterprise_number, ''), j.integration
+    SELECT j.id, coalesce(j.enterprise_number, '') AS ent, j.integration, j.lane,
+           row_number() OVER (PARTITION BY coalesce(j.enterprise_number, ''), j.integration, j.lane
                               ORDER BY array_position(%(ids)s::bigint[], j.id)) AS turn
     FROM jobs j
     WHERE j.id = ANY(%(ids)s::bigint[]) AND j.state = 'pending'
@@ -66,7 +68,8 @@ wanted AS (
 UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = %(worker)s,
        locked_until = """ + _CLAIM_UNTIL + """, updated_at = now()
 WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND id IN (
-                 SELECT w.id FROM wanted w LEFT JOIN running r ON r.ent = w.ent AND r.integration = w.integration
+                 SELECT w.id FROM wanted w LEFT JOIN running r
+                     ON r.ent = w.ent AND r.integration = w.integration AND r.lane = w.lane
                  WHERE w.turn <= %(cap)s - coalesce(r.n, 0))
              FOR UPDATE SKIP LOCKED)
 RETURNING *
@@ -93,6 +96,7 @@ class HandlerSpec:
     max_attempts: int
     max_age: float
     lease_seconds: float | None  # the kind's claim length; None: CLAIM_SECONDS
+    lane: str = MAIN_LANE  # the tenant cap counts per integration and lane
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -117,13 +121,14 @@ class JobQueue:
     # -- declaration -------------------------------------------------------------------------------
 
     def register(self, kind: str, handler: Callable[[Job], None], *, integration: str,
-                 max_attempts: int = 8, max_age: float = 24 * 3600.0, lease_seconds: float | None = None) -> None:
+                 max_attempts: int = 8, max_age: float = 24 * 3600.0, lease_seconds: float | None = None,
+                 lane: str = MAIN_LANE) -> None:
         if kind in self.handlers:
             raise ValueError(f"job kind {kind!r} is registered twice")
         if lease_seconds is not None and lease_seconds < MIN_LEASE_SECONDS:
             raise ValueError(f"lease_seconds of {kind!r} must be at least {MIN_LEASE_SECONDS:g} "
                              f"(the heartbeat renews claims every {HEARTBEAT_SECONDS:g} s)")
-        self.handlers[kind] = HandlerSpec(kind, integration, handler, max_attempts, max_age, lease_seconds)
+        self.handlers[kind] = HandlerSpec(kind, integration, handler, max_attempts, max_age, lease_seconds, lane)
 
     def _lease_params(self, default: float) -> dict[str, Any]:
         own = {kind: spec.lease_seconds for kind, spec in self.handlers.items() if spec.lease_seconds is not None}
@@ -146,13 +151,15 @@ class JobQueue:
                 key: str | None = None, delay: float = 0.0, dedupe: bool = False,
                 conn: Any = None, integration: str | None = None) -> int | None:
         owner, max_attempts = self.job_defaults(kind, integration)
+        spec = self.handlers.get(kind)
         sql = (
-            "INSERT INTO jobs (integration, kind, enterprise_number, key, dedupe, payload, max_attempts, run_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) "
+            "INSERT INTO jobs (integration, kind, enterprise_number, key, dedupe, payload, max_attempts, run_at, "
+            "lane) VALUES (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
             + ("ON CONFLICT (kind, key) WHERE state = 'pending' AND dedupe DO NOTHING " if dedupe else "")
             + "RETURNING id"
         )
-        params = (owner, kind, enterprise_number, key, dedupe, Json(dict(payload)), max_attempts, delay)
+        params = (owner, kind, enterprise_number, key, dedupe, Json(dict(payload)), max_attempts, delay,
+                  spec.lane if spec else MAIN_LANE)
         if conn is not None:
             with conn.cursor() as cur:
                 cur.execute(sql, params)
@@ -198,19 +205,19 @@ class JobQueue:
         cap = self.tenant_parallel
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT coalesce(enterprise_number, ''), integration, count(*) FROM jobs "
-                "WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2")
-            running = {(ent, integration): n for ent, integration, n in cur.fetchall()}
-            # Per tenant and integration, its oldest due jobs whose key is not running right now.
+                "SELECT coalesce(enterprise_number, ''), integration, lane, count(*) FROM jobs "
+                "WHERE state = 'running' AND locked_until > now() GROUP BY 1, 2, 3")
+            running = {(ent, integration, lane): n for ent, integration, lane, n in cur.fetchall()}
+            # Per tenant, integration and lane, its oldest due jobs whose key is not running right now.
             cur.execute(
-                "SELECT c.id, coalesce(t.ent, ''), t.integration, c.key FROM "
-                " (SELECT DISTINCT enterprise_number AS ent, integration FROM jobs "
+                "SELECT c.id, coalesce(t.ent, ''), t.integration, t.lane, c.key FROM "
+                " (SELECT DISTINCT enterprise_number AS ent, integration, lane FROM jobs "
                 "   WHERE state = 'pending' AND run_at <= now() AND kind = ANY(%(kinds)s)"
                 "   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))"
                 "   AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))) t, "
                 " LATERAL (SELECT j.id, j.key FROM jobs j "
                 "   WHERE j.enterprise_number IS NOT DISTINCT FROM t.ent "
-                "     AND j.integration = t.integration AND j.state = 'pending' "
+                "     AND j.integration = t.integration AND j.lane = t.lane AND j.state = 'pending' "
                 "     AND j.run_at <= now() AND j.kind = ANY(%(kinds)s) "
                 "     AND (%(ids)s::bigint[] IS NULL OR j.id = ANY(%(ids)s)) "
                 "     AND (%(keys)s::text[] IS NULL OR j.key = ANY(%(keys)s)) "
@@ -222,9 +229,9 @@ class JobQueue:
             )
             rows = cur.fetchall()
         # Round-robin across tenants so each gets a turn before any gets a second one.
-        per_tenant: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
-        for job_id, ent, integration, key in rows:
-            per_tenant.setdefault((ent, integration), []).append((job_id, key))
+        per_tenant: dict[tuple[str, str, str], list[tuple[int, str | None]]] = {}
+        for job_id, ent, integration, lane, key in rows:
+            per_tenant.setdefault((ent, integration, lane), []).append((job_id, key))
         chosen: list[int] = []
         keys: set[str] = set()
         room = {group: cap - running.get(group, 0) for group in per_tenant}
@@ -292,11 +299,8 @@ class JobQueue:
         if not job_ids:
             return 0
         with self._db.connection() as conn, conn.cursor() as cur:
-            cur.execute(
-                f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} "
-                "WHERE id = ANY(%(ids)s) AND state = 'running' AND locked_by = %(worker)s",
-                {"why": "its outcome could not be recorded", "ids": list(job_ids), "worker": worker})
-            return int(cur.rowcount)
+            return redrive(cur, "id = ANY(%(ids)s) AND state = 'running' AND locked_by = %(worker)s",
+                           {"why": "its outcome could not be recorded", "ids": list(job_ids), "worker": worker})
 
     def make_due(self) -> int:
         """Tests and tools: pull every delayed pending job forward to now."""
@@ -311,9 +315,7 @@ class JobQueue:
         failed once its attempts are spent instead of taking workers down forever.
         """
         with self._db.connection() as conn, conn.cursor() as cur:
-            cur.execute(f"UPDATE jobs SET {REDRIVE_ASSIGNMENTS} WHERE state = 'running' AND locked_until < now()",
-                        {"why": "expired claim"})
-            reaped = int(cur.rowcount)
+            reaped = redrive(cur, "state = 'running' AND locked_until < now()", {"why": "expired claim"})
             # A job parked for a config change that landed while it was being parked would wait for
             # the next change; waking parked jobs now and then closes that gap (the handler parks
             # itself again at once, without any request, while its tenant is still marked).

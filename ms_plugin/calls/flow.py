@@ -35,11 +35,16 @@ FOLLOWUP_KIND, SYNC_KIND = "ms.call_followup", "ms.call_sync"
 
 class Session:
     """One path's hold on a call: ``load`` it, ``save`` only what changed since (the other path of the
-    call may be writing its own keys meanwhile); every save renews the lease."""
+    call may be writing its own keys meanwhile); every save renews the lease.
 
-    def __init__(self, services: Any, lease: Any) -> None:
+    Only the card path owns the facts (it folds events under the call's lease). The follow-up's copy of
+    them goes stale while a client search runs for seconds: it saves its ``done`` keys alone, or a hangup
+    folded meanwhile would be rolled back and the call never finished."""
+
+    def __init__(self, services: Any, lease: Any, *, owns_facts: bool = True) -> None:
         self._services = services
         self._lease = lease
+        self._owns_facts = owns_facts
         self._saved: dict[int, dict[str, Any]] = {}
 
     def load(self, ent: str, unique_id: str) -> CallRecord | None:
@@ -50,8 +55,12 @@ class Session:
         return rec
 
     def save(self, rec: CallRecord) -> None:
+        before = self._saved.get(id(rec))
         with self._services.db.connection() as conn:
-            repo.save(conn, rec, done_before=self._saved.get(id(rec)))
+            if self._owns_facts:
+                repo.save(conn, rec, done_before=before)
+            else:
+                repo.save_done(conn, rec.enterprise_number, rec.unique_id, repo.done_patch(rec, before))
         self._saved[id(rec)] = rec.done.to_json()
         self._lease.renew(LEASE_TTL)
 
@@ -111,7 +120,7 @@ class CallFlow:
         if tenant is None:
             return
         with bind_request_context(tenant.number, unique_id), self._lease(f"ms:followup:{tenant.number}:{unique_id}",
-                                                                          0.5) as session:
+                                                                          0.5, owns_facts=False) as session:
             rec, save = session.load(tenant.number, unique_id), session.save
             if rec is None or rec.kind != KIND_CALL:
                 return
@@ -171,12 +180,12 @@ class CallFlow:
     # -- plumbing ------------------------------------------------------------------------------------
 
     @contextmanager
-    def _lease(self, key: str, busy_retry: float) -> Iterator[Session]:
+    def _lease(self, key: str, busy_retry: float, *, owns_facts: bool = True) -> Iterator[Session]:
         lease = self._services.leases.acquire(key, LEASE_TTL)
         if lease is None:
             raise RetryLater(busy_retry, "another worker is processing this call right now")
         try:
-            yield Session(self._services, lease)
+            yield Session(self._services, lease, owns_facts=owns_facts)
         finally:
             lease.release()
 

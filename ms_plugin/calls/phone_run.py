@@ -16,7 +16,7 @@ from host_app.integrations.contract import PermanentJobError, RetryLater, WaitFo
 from ms_plugin.calls import metrics
 from ms_plugin.calls.context import MAX_STEPS, CallContext
 from ms_plugin.calls.followup import due_steps
-from ms_plugin.calls.plan import PhoneWrite, next_write
+from ms_plugin.calls.plan import PhoneWrite, next_write, possibly_shown
 from ms_plugin.moysklad import errors as mserr
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,12 @@ class PhoneRun(CallContext):
     def _created_earlier(self, write: PhoneWrite) -> bool:
         """A create already sent once without a recorded answer: does MoySklad have the call?
 
-        If so, only what that lost request surely carried is recorded: the call and (a close reading)
-        its cards. Its fields may predate what we know now (the hangup, the answerer): they are left
-        unrecorded, so the next write sends them (write-once fields MoySklad already has are ignored).
+        If so, only the call is recorded, not its fields: they may predate what we know now (the hangup,
+        the answerer), so the next write sends them (write-once fields MoySklad already has are ignored).
+        Which cards it showed is unknown (it was planned from the facts of its time, and the call may
+        have been answered and ended since): every extension it could have shown one to counts as shown,
+        so that the call's end hides them (hiding a card never shown changes nothing), and the sequence
+        moves past any the lost request could have used.
         """
         done = self.rec.done
         if not done.create_attempted:
@@ -119,8 +122,10 @@ class PhoneRun(CallContext):
             return False
         done.created, done.ms_call_id = True, existing.id
         done.start_time_sent = (existing.start_time or "")[:19] or write.marks.get("start_time_sent")
-        done.shown += [x for x in write.add_shown if x not in done.shown]
-        done.sequence = max(done.sequence, int(write.marks.get("sequence", done.sequence)))
+        maybe_up = [x for x in dict.fromkeys([*write.add_shown, *possibly_shown(self.rec.facts, self.view)])
+                    if x not in done.shown]
+        done.shown += maybe_up
+        done.sequence = max(done.sequence + len(maybe_up) + 2, int(write.marks.get("sequence", 0)))
         self.journal("call.create_recovered", "success", response={"id": existing.id})
         self.record()
         return True

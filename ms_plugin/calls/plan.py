@@ -67,6 +67,15 @@ def cards_enabled(facts: Facts, cfg: TenantConfig) -> bool:
     return cfg.notifications.notify_outgoing
 
 
+def possibly_shown(facts: Facts, view: TenantView) -> list[str]:
+    """Every extension a card write planned at any moment of this call could have shown a card to (the
+    ringing ones, the caller, the answerer): what a lost create may have left on screens."""
+    if not cards_enabled(facts, view.cfg) or view.cfg.notifications.call_notify_mode == "after":
+        return []
+    candidates = [*facts.ringing, facts.caller_ext, facts.answerer]
+    return list(dict.fromkeys(x for x in candidates if x and x in view.mapping))
+
+
 def employee_fields(ext: str, view: TenantView) -> dict[str, Any]:
     """``extension`` is the employee's MoySklad extension when it has one, else the PBX extension."""
     emp = view.mapping.get(ext)

@@ -52,8 +52,7 @@ def save(conn: Any, rec: CallRecord, done_before: dict[str, Any] | None = None) 
     keys this path changed are merged in, so neither overwrites the other's progress.
     """
     finished = rec.state == "finished"
-    done = rec.done.to_json()
-    patch = done if done_before is None else {k: v for k, v in done.items() if done_before.get(k) != v}
+    patch = done_patch(rec, done_before)
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE ms_calls SET kind = %s, parent_unique_id = %s, direction = %s, phone = %s, facts = %s, "
@@ -66,8 +65,15 @@ def save(conn: Any, rec: CallRecord, done_before: dict[str, Any] | None = None) 
         )
 
 
+def done_patch(rec: CallRecord, done_before: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``done`` keys changed since ``done_before`` (all of them without it)."""
+    done = rec.done.to_json()
+    return done if done_before is None else {k: v for k, v in done.items() if done_before.get(k) != v}
+
+
 def save_done(conn: Any, ent: str, unique_id: str, patch: dict[str, Any]) -> None:
-    """The JSON follow-up's write: only its ``done`` keys, never the facts (the card path owns them)."""
+    """The JSON follow-up's write: only its ``done`` keys, never the facts, state or phone (the card path
+    owns them and may have changed them since the follow-up loaded the call)."""
     if not patch:
         return
     with conn.cursor() as cur:

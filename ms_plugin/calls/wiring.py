@@ -64,8 +64,10 @@ def init(state: Any, app: Flask) -> None:
     jobs.register("ms.sweep_call", lambda job: flow.sweep_call(str(job.enterprise_number),
                                                                str(job.payload["unique_id"])),
                   integration="ms")
+    # Follow-ups wait on the JSON API (a client search may take seconds): a lane of their own, so that a
+    # tenant's running-job cap, full of them, never delays the card of a call that is ringing now.
     jobs.register(FOLLOWUP_KIND, lambda job: flow.followup(str(job.enterprise_number), str(job.payload["unique_id"])),
-                  integration="ms", max_attempts=10)
+                  integration="ms", max_attempts=10, lane="json_api")
     jobs.register(SYNC_KIND, lambda job: flow.sync(str(job.enterprise_number), str(job.payload["unique_id"])),
                   integration="ms", max_attempts=10)
     jobs.register(SWEEPER_KIND, sweeper.run, integration="ms", max_attempts=3)

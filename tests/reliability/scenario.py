@@ -58,10 +58,33 @@ def wait_for_moysklad(service: Service, control: Control, tenant: Tenant, load: 
 
     def message() -> str:
         return (f"not settled: jobs {last.get('states')}; {last.get('outcome')}; open jobs "
-                f"{_open_jobs(service, tenant)}\n{service.log_tail(30)}")
+                f"{_open_jobs(service, tenant)}\n{_what_service_knows(service, control, tenant, load)}\n"
+                f"{service.log_tail(30)}")
 
     wait_until(settled, timeout, interval=0.5, message=message)
     return moysklad_outcome(control, tenant.account, load)
+
+
+def _what_service_knows(service: Service, control: Control, tenant: Tenant, load: LoadResult) -> str:
+    """For each call missing or incomplete in MoySklad: how the service classified its UniqueIds, what it
+    journaled, which jobs it ran."""
+    outcome = moysklad_outcome(control, tenant.account, load)
+    missing = (outcome.missing + list(outcome.incomplete))[:3]
+    lines = []
+    for call in load.calls:
+        if call.main_uid not in missing:
+            continue
+        uids = sorted({str(e["raw"].get("UniqueId") or "") for e in call.events} - {""})
+        rows = service.sql("SELECT unique_id, kind, parent_unique_id, state, facts::text, done::text FROM ms_calls "
+                           "WHERE enterprise_number = %s AND unique_id = ANY(%s)", (tenant.number, uids))
+        journal = service.sql("SELECT event_type, status, call_unique_id, left(coalesce(error_message, "
+                              "response_data::text, ''), 200) FROM integration_logs WHERE enterprise_number = %s "
+                              "AND call_unique_id = ANY(%s) ORDER BY id", (tenant.number, uids))
+        jobs = service.sql("SELECT id, kind, state, attempts, left(payload::text, 120), left(last_error, 200), "
+                           "created_at::time, finished_at::time FROM jobs WHERE enterprise_number = %s "
+                           "AND key LIKE %s ORDER BY id", (tenant.number, f"%{call.main_uid.split('.')[0]}%"))
+        lines.append(f"{call.template} {call.main_uid}: ms_calls {rows}; journal {journal}; jobs {jobs}")
+    return "\n".join(lines)
 
 
 def _open_jobs(service: Service, tenant: Tenant) -> list[tuple[Any, ...]]:

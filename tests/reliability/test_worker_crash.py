@@ -58,11 +58,6 @@ def test_worker_killed_mid_call_loses_no_event(reliability_db, emulator, control
     assert service.get("/health").status_code == 200
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "host side fixed (gunicorn's child_exit hands the dead worker's jobs back at once and ends its leases "
-    "10 s later, host_app/worker_exit.py); it still fails now and then in the plugin: after the re-run recovers "
-    "the interrupted create (journal call.create_recovered) the call's end (endTime, duration, comment, "
-    "HIDE_ALL) is never sent. Remove this marker when the ms plugin sends it."))
 def test_a_call_whose_worker_dies_mid_write_is_finished_soon_by_another(
         reliability_db, emulator, control, service_factory):
     service, tenant = _ready(service_factory, reliability_db, emulator, control)

@@ -95,6 +95,18 @@ def test_the_cap_of_one_integration_does_not_hold_back_another_integration_of_th
     assert sorted(row["id"] for row in queue.claim(10, "worker-1")) == sorted([slow, fast])
 
 
+def test_a_full_background_lane_does_not_hold_back_the_main_lane_of_the_tenant(db, behaviour):
+    queue = make_queue(db, behaviour, tenant_parallel=1)
+    queue.register("t.slow", behaviour, integration="t", lane="background")
+    slow = [queue.enqueue("t.slow", {}, enterprise_number="A") for _ in range(3)]
+    assert [row["id"] for row in queue.claim(10, "worker-1")] == [slow[0]]  # the cap counts it...
+
+    urgent = queue.enqueue("t.work", {}, enterprise_number="A")
+    # ...in its own lane: the urgent job runs beside it, the other slow ones still wait.
+    assert [row["id"] for row in queue.claim(10, "worker-2")] == [urgent]
+    assert queue.claim(10, "worker-2") == []
+
+
 def test_concurrent_claimers_keep_the_tenant_cap(db_url, four_workers):
     queues = four_workers(tenant_parallel=3)
     ids = [queues[0].enqueue("t.work", {}, enterprise_number="A") for _ in range(40)]

@@ -125,3 +125,29 @@ def test_a_failed_release_is_forgotten_once_the_lease_expired_by_itself(db, db_u
 
     assert leases.retry_releases() == 0
     assert sql(db_url, "SELECT holder FROM leases") == [("someone-else",)]
+
+
+@pytest.mark.parametrize("give_back", ["hand_back", "reap_stale", "worker_died"])
+def test_a_job_given_back_while_its_duplicate_waits_is_superseded_and_the_rest_still_go_back(db, db_url, behaviour,
+                                                                                             give_back):
+    queue = make_queue(db, behaviour)
+    running = queue.enqueue("t.work", {}, enterprise_number="A", key="call-1", dedupe=True)
+    other = queue.enqueue("t.work", {}, enterprise_number="A", key="call-2", dedupe=True)
+    assert sorted(r["id"] for r in queue.claim(10, "w:1")) == sorted([running, other])
+    # Enqueued while the first one ran (a follow-up asked for again): the one pending duplicate allowed.
+    waiting = queue.enqueue("t.work", {}, enterprise_number="A", key="call-1", dedupe=True)
+    assert waiting is not None
+
+    if give_back == "hand_back":
+        assert queue.hand_back([running, other], "w:1") == 2
+    elif give_back == "reap_stale":
+        sql(db_url, "UPDATE jobs SET locked_until = now() - interval '1 second' WHERE state = 'running'")
+        assert queue.reap_stale() == 2
+    else:
+        from host_app.worker_exit import release_dead_worker
+
+        assert release_dead_worker(db_url, "w:1")[0] == 2
+
+    assert job(db_url, running)["state"] == "done"  # the waiting duplicate does its work
+    assert "superseded" in job(db_url, running)["last_error"]
+    assert job(db_url, other)["state"] == "pending" and job(db_url, waiting)["state"] == "pending"

@@ -42,6 +42,30 @@ def test_a_slow_json_api_never_holds_back_the_cards(db_url: str, emulator: Any, 
     assert max(json_times) - sent > 3.0  # the lookup really was slow, and ran on its own
 
 
+def test_events_folded_while_the_client_search_runs_are_not_overwritten_by_it(
+        db_url: str, emulator: Any, client: Any, run_jobs: Any, pbx: Any, host: Any):
+    # An outgoing call shows no card: its record waits for the follow-up, which searches (and creates)
+    # the client for seconds while the answer and the hangup are folded beside it.
+    tenant = make_tenant(db_url, emulator, client, run_jobs)
+    emulator.state.set_knobs(json_latency_ms=800)
+    events, flow = pbx("1-1"), plugin_flow(tenant)
+    tenant.send(events, run=False)
+    sql(db_url, "UPDATE jobs SET state = 'done' WHERE kind = 'ms.call_event'")  # each runs once: here, by hand
+    stored = host.services.events.for_call("100", ["1758200248.0", "1758200249.1"])
+    flow.handle_event(stored[0])  # the dial
+    followup = threading.Thread(target=flow.followup, args=("100", "1758200248.0"))
+    followup.start()
+    time.sleep(0.3)  # the follow-up has loaded the call and waits for MoySklad
+    for event in stored[1:]:
+        flow.handle_event(event)
+    followup.join()
+    tenant.run_jobs(include_delayed=True)
+    call = tenant.call("1758200248.0")
+    assert call["endTime"] is not None and call["extension"] == "151", "the hangup and the answer were lost"
+    assert call.get("counterparty"), "the client the follow-up created is not linked"
+    assert sql(db_url, "SELECT state FROM ms_calls WHERE kind = 'call'") == [("finished",)]
+
+
 def _epoch(value: Any) -> float:
     import datetime as dt
 
@@ -85,6 +109,25 @@ def test_a_create_whose_answer_was_lost_is_recovered_not_repeated(tenant: Tenant
     tenant.run_jobs(include_delayed=True)
     assert len(tenant.calls()) == 1
     assert "Пропущенный" in tenant.call("1757772834.67")["comment"]
+
+
+def test_cards_shown_by_a_create_whose_answer_was_lost_are_hidden_when_the_call_ends(tenant: Tenant, pbx: Any,
+                                                                                      db_url: str):
+    events = pbx("2-1")
+    tenant.send(events[:2])  # the create shows 150, 151, 152 ringing...
+    # ...but its worker died before recording the answer: the row knows only that the create was sent.
+    sql(db_url, "UPDATE ms_calls SET done = done || '{\"created\": false, \"ms_call_id\": null, "
+                "\"shown\": [], \"sequence\": 0, \"create_attempted\": true}'::jsonb WHERE kind = 'call'")
+    # Answered by 151 and ended before the call's jobs ran again (their order is free after a crash): the
+    # re-run sees the whole call at once, as the admin's "send again" does.
+    tenant.send(events[2:], run=False)
+    sql(db_url, "UPDATE jobs SET state = 'done' WHERE kind = 'ms.call_event' AND state = 'pending'")
+    plugin_flow(tenant).reprocess("100", "1758798777.27")
+    tenant.run_jobs(include_delayed=True)
+    call = tenant.call("1758798777.27")
+    assert call["endTime"] is not None and call["extension"] == "151"
+    assert tenant.emu.state.cards(tenant.account["name"])["visible"] == {}, "a card stayed on screen"
+    assert sql(db_url, "SELECT state FROM ms_calls WHERE kind = 'call'") == [("finished",)]
 
 
 def test_a_refused_key_stays_refused_when_something_else_in_the_config_changes(
