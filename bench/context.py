@@ -109,14 +109,15 @@ class Bench:
                                                             "event_type": event.event_type, "raw": event.raw})
 
     def jobs_open(self) -> int:
-        """Call-event jobs not finished yet (due, running, or waiting for a retry)."""
+        """Call jobs not finished yet (due, running, or waiting for a retry): the events' own, and the
+        follow-ups and syncs that write a call's record after its events were processed."""
         assert self.db is not None
-        rows = self.db.sql("SELECT count(*) FROM jobs WHERE kind = 'ms.call_event' "
-                           "AND state IN ('pending', 'running')")
+        rows = self.db.sql("SELECT count(*) FROM jobs WHERE kind IN ('ms.call_event', 'ms.call_followup', "
+                           "'ms.call_sync') AND state IN ('pending', 'running')")
         return int(rows[0][0])
 
     def wait_idle(self, timeout: float, what: str) -> tuple[float, int]:
-        """Wait until every call-event job is done, at most ``timeout`` seconds.
+        """Wait until every call job is done, at most ``timeout`` seconds.
 
         Returns (seconds waited, jobs still open). A backlog left behind is reported by the figure,
         not hidden: the next figure then runs with it, and says so.
@@ -136,7 +137,8 @@ class Bench:
         previous figure's leftovers (running ones finish). The figure that left them reports how many."""
         assert self.db is not None
         self.db.sql("UPDATE jobs SET state = 'failed', finished_at = now(), last_error = %s "
-                    "WHERE kind = 'ms.call_event' AND state = 'pending'", (f"cancelled by the bench after {what}",))
+                    "WHERE kind IN ('ms.call_event', 'ms.call_followup', 'ms.call_sync') AND state = 'pending'",
+                    (f"cancelled by the bench after {what}",))
 
     def drain_budget(self, wanted: float) -> float:
         """How long a figure may wait for the background work: ``wanted``, shortened in the default run

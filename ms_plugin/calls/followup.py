@@ -19,6 +19,7 @@ from ms_plugin.calls.effects import Effects
 from ms_plugin.calls.model import CallRecord
 from ms_plugin.config.schema import TenantConfig
 from ms_plugin.moysklad import errors as mserr
+from ms_plugin.moysklad.errors import outage_retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,10 @@ class FollowupRun(CallContext):
             except (mserr.Unavailable, mserr.RateLimited, mserr.LimiterBusy, mserr.MalformedResponse) as exc:
                 metrics.STEP_FAILURES.labels(name, "postponed").inc()
                 self.journal("moysklad.deferred", "error", error=f"{name} postponed: {exc}")
-                count = not isinstance(exc, (mserr.RateLimited, mserr.LimiterBusy))
-                raise RetryLater(float(exc.retry_after or 5.0), f"{name} postponed: {exc}",
-                                 count_attempt=count) from exc
+                # An outage or a rate limit uses up no attempt (an outage of any length loses nothing; the
+                # job's max age bounds it); a malformed answer does: it may never change.
+                count = isinstance(exc, mserr.MalformedResponse)
+                raise RetryLater(outage_retry_delay(exc), f"{name} postponed: {exc}", count_attempt=count) from exc
             except mserr.MoySkladError as exc:  # a permanent refusal: noted, never retried
                 metrics.STEP_FAILURES.labels(name, "refused").inc()
                 self.journal(f"call.{name}_failed", "error", error=str(exc))

@@ -18,6 +18,7 @@ from ms_plugin.calls.context import MAX_STEPS, CallContext
 from ms_plugin.calls.followup import due_steps
 from ms_plugin.calls.plan import PhoneWrite, next_write, possibly_shown
 from ms_plugin.moysklad import errors as mserr
+from ms_plugin.moysklad.errors import outage_retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,12 @@ class PhoneRun(CallContext):
             raise WaitForConfig("MoySklad refused the Phone API key") from exc
         except (mserr.RateLimited, mserr.LimiterBusy) as exc:
             raise RetryLater(max(0.2, exc.retry_after or 1.0), str(exc)) from exc
+        except mserr.Unavailable as exc:
+            # MoySklad is down (the client's own retries are spent; its circuit breaker keeps the retries
+            # of every call cheap): try again soon, without using up the job's attempts, so that an outage
+            # of any length loses no call and the backlog drains within seconds of MoySklad's return.
+            # The job's max age still bounds it.
+            raise RetryLater(outage_retry_delay(exc), f"MoySklad unavailable: {exc}") from exc
         except (mserr.Forbidden, mserr.FeatureUnavailable) as exc:
             self.state.tenants.mark_credentials_invalid(self.tenant, f"Phone API: {exc}")
             raise WaitForConfig(str(exc)) from exc

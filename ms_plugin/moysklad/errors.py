@@ -12,6 +12,7 @@ when MoySklad (or our limiter) said how long to wait.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 # Codes grouped by what the caller should do (moysklad-json-api.md §4, moysklad-phone-api.md §5.3).
@@ -224,3 +225,12 @@ def classify(status: int | None, codes: tuple[int, ...], message: str, retry_aft
     if status in (400, 409, 412, 413, 414, 422) or code_set & VALIDATION_CODES:
         return make(ValidationFailed)
     return make(MoySkladError)
+
+
+def outage_retry_delay(exc: MoySkladError) -> float:
+    """When a job that met ``exc`` (an outage, a limit, a bad answer) runs again: when MoySklad said (a
+    429's pause, the circuit breaker's next probe), else in 5-15 s, spread so that a backlog of calls
+    does not come back all at once."""
+    if exc.retry_after:
+        return max(0.2, float(exc.retry_after))
+    return random.uniform(5.0, 15.0)

@@ -27,6 +27,22 @@ def test_calls_made_during_an_outage_are_logged_once_it_is_back(tenant: Tenant, 
     assert sql(db_url, "SELECT count(*) FROM jobs WHERE state = 'failed'")[0][0] == 0
 
 
+def test_an_outage_longer_than_any_jobs_attempts_still_loses_no_call(tenant: Tenant, pbx: Any, db_url: str):
+    tenant.emu.state.set_outage()  # both APIs
+    tenant.send(pbx("2-2"))
+    for _ in range(14):  # more retries than a job has attempts (10), each reaching MoySklad
+        time.sleep(0.25)  # the circuit breaker's open interval (MS_CIRCUIT_MAX in these tests)
+        tenant.run_jobs(include_delayed=True)
+    assert sql(db_url, "SELECT count(*) FROM jobs WHERE state = 'failed'")[0][0] == 0
+    assert len(tenant.emu.state.requests(api="phone")) > 10
+    tenant.emu.state.clear_outage()
+    for _ in range(3):
+        time.sleep(0.25)
+        tenant.run_jobs(include_delayed=True)
+    assert "Пропущенный" in tenant.call("1757772834.67")["comment"]
+    assert tenant.emu.state.cards(tenant.account["name"])["visible"] == {}
+
+
 def test_a_429_pauses_and_the_call_still_arrives_once(tenant: Tenant, pbx: Any):
     tenant.emu.state.inject("/call", method="POST", api="phone", status=429, count=1,
                             headers={"X-Lognex-Retry-After": "300"})
