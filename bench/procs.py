@@ -46,6 +46,17 @@ def scrubbed_environ(**extra: str) -> dict[str, str]:
     return env
 
 
+def terminate(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a server that ignores the first still goes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def children(pid: int) -> list[int]:
     """Live child processes of ``pid``, read from /proc (zombies left out)."""
     found = []
@@ -208,13 +219,7 @@ class Emulator:
         return data
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
 
 
 # -------------------------------------------------------------------------------------------- gunicorn

@@ -31,6 +31,21 @@ def _with_db(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Any]:
+    """One MoySklad emulator server (127.0.0.1) per session; ``emulator`` hands it out fresh per test."""
+    from ms_emulator import EmulatorServer, EmulatorState
+
+    with EmulatorServer(EmulatorState()) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_server: Any) -> Any:
+    emulator_server.state.reset()
+    return emulator_server
+
+
+@pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:

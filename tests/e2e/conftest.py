@@ -74,9 +74,8 @@ from tests.e2e.harness import (
     E2E_INTEGRATIONS,
     Emulator,
     Service,
-    free_port,
     launch_emulator,
-    service_environ,
+    services,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -111,29 +110,14 @@ def e2e_database_url(pg_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def start_service(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Service]]:
-    started: list[Service] = []
-
-    def start(**extra_env: Any) -> Service:
-        var_dir = tmp_path_factory.mktemp("service")
-        port = free_port()
-        svc = Service(service_environ(e2e_database_url, var_dir, port, extra_env), var_dir, port)
-        started.append(svc)
-        return svc.start()
-
-    yield start
-    for svc in started:
-        svc.stop()
+    with services(tmp_path_factory, e2e_database_url) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")
 def service(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    var_dir = tmp_path_factory.mktemp("shared-service")
-    port = free_port()
-    svc = Service(service_environ(e2e_database_url, var_dir, port, {}), var_dir, port)
-    try:
-        yield svc.start()
-    finally:
-        svc.stop()
+    with services(tmp_path_factory, e2e_database_url, prefix="shared-service") as start:
+        yield start()
 
 
 @pytest.fixture

@@ -18,13 +18,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from bench.procs import children, terminate
 from tests.factories import make_enterprise, sql
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,23 +76,6 @@ def make_e2e_enterprise(database_url: str, *, integrations_config: Mapping[str, 
     number = f"9{os.getpid() % 1000:03d}{next(_numbers):04d}"
     return make_enterprise(database_url, number, token=f"e2e-{uuid.uuid4().hex[:12]}",
                            integrations_config=dict(integrations_config or {}), **kwargs)
-
-
-def _children(pid: int) -> list[int]:
-    """Live child processes of ``pid`` (read from /proc; zombies left out)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ..."; comm may contain spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return sorted(found)
 
 
 def _alive(pid: int) -> bool:
@@ -227,7 +212,7 @@ class Service:
         """Live workers of the master (``[]`` when the service is not running)."""
         if self.proc is None or self.proc.poll() is not None:
             return []
-        return [pid for pid in _children(self.proc.pid) if _alive(pid)]
+        return [pid for pid in children(self.proc.pid) if _alive(pid)]
 
     # -- logs ------------------------------------------------------------------------------------
 
@@ -264,6 +249,28 @@ class Service:
 
     def sql(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         return sql(self.database_url, query, params)
+
+
+@contextmanager
+def services(tmp_path_factory: pytest.TempPathFactory, database_url: str,
+             prefix: str = "service") -> Iterator[Callable[..., Service]]:
+    """``start(database_url=None, **env) -> Service`` (on ``database_url`` unless told otherwise), each
+    in a var dir of its own on a free port; every service started is stopped when the block ends."""
+    started: list[Service] = []
+
+    def start(database_url: str | None = None, **extra_env: Any) -> Service:
+        var_dir = tmp_path_factory.mktemp(prefix)
+        port = free_port()
+        svc = Service(service_environ(database_url or default_url, var_dir, port, extra_env), var_dir, port)
+        started.append(svc)
+        return svc.start()
+
+    default_url = database_url
+    try:
+        yield start
+    finally:
+        for svc in started:
+            svc.stop()
 
 
 def service_environ(database_url: str, var_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
@@ -324,13 +331,7 @@ class Emulator:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
         self._drainer.join(timeout=5)  # it ends at EOF; closing the pipe under it would raise there
         if self.proc.stdout is not None and not self._drainer.is_alive():
             self.proc.stdout.close()

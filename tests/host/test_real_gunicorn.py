@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from host_app.worker_exit import LEASE_GRACE_SECONDS
-from tests.e2e.harness import Service, free_port, make_e2e_enterprise, service_environ, wait_until
+from tests.e2e.harness import Service, make_e2e_enterprise, services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +25,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def start_service(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Service]]:
-    started: list[Service] = []
-
-    def start(**extra_env: str) -> Service:
-        var_dir = tmp_path_factory.mktemp("service")
-        port = free_port()
-        svc = Service(service_environ(db_url, var_dir, port, extra_env), var_dir, port)
-        started.append(svc)
-        return svc.start()
-
-    yield start
-    for svc in started:
-        svc.stop()
+    with services(tmp_path_factory, db_url) as start:
+        yield start
 
 
 def kill_service(service: Service) -> None:

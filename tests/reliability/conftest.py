@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Emulator, Service, free_port, launch_emulator, service_environ
+from tests.e2e.harness import Emulator, Service, launch_emulator, services
 from tests.reliability.databases import create_database, drop_database
 from tests.reliability.emulator import Control
 
@@ -57,15 +57,5 @@ def control(emulator: Emulator) -> Control:
 @pytest.fixture(scope="module")
 def service_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Service]]:
     """``start(database_url, **env) -> Service``: every service started is stopped with the module."""
-    started: list[Service] = []
-
-    def start(database_url: str, **env: str) -> Service:
-        var_dir = tmp_path_factory.mktemp("rel-service")
-        port = free_port()
-        svc = Service(service_environ(database_url, var_dir, port, env), var_dir, port)
-        started.append(svc)
-        return svc.start()
-
-    yield start
-    for svc in started:
-        svc.stop()
+    with services(tmp_path_factory, "", prefix="rel-service") as start:
+        yield start

@@ -10,12 +10,11 @@ background jobs run by the test, MoySklad's emulator on 127.0.0.1).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ms_emulator import EmulatorServer, EmulatorState
+from ms_emulator import EmulatorServer
 from tests.factories import make_enterprise
 from tests.ms.calls import sequences
 from tests.ms.calls.pbx import recorded
@@ -24,14 +23,9 @@ from tests.reliability.emulator import EMPLOYEES, JSON_PASSWORD
 ENT = "310"
 
 
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorState()) as emu:
-        yield emu
-
-
 @pytest.fixture
 def emu(emulator_server: EmulatorServer) -> EmulatorServer:
+    # The session's in-process emulator (tests/conftest.py), not this folder's emulator process.
     emulator_server.state.reset()
     return emulator_server
 

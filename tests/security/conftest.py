@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from host_app.auth import hash_token
-from ms_emulator import EmulatorServer, EmulatorState
+from ms_emulator import EmulatorServer
 from tests.conftest import ADMIN_TOKEN, INTERNAL_TOKEN
 from tests.factories import make_enterprise, sql
 from tests.reliability.emulator import EMPLOYEES, JSON_PASSWORD
@@ -23,16 +22,9 @@ OTHER = "200"
 OUTSIDER = "203.0.113.7"  # TEST-NET-3: never a loopback address
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorState()) as emu:
-        yield emu
-
-
 @pytest.fixture
-def emu(emulator_server: EmulatorServer) -> EmulatorServer:
-    emulator_server.state.reset()
-    return emulator_server
+def emu(emulator: EmulatorServer) -> EmulatorServer:
+    return emulator  # the session's emulator (tests/conftest.py), fresh for this test
 
 
 @pytest.fixture
