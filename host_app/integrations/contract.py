@@ -26,7 +26,6 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 EVENT_TYPES: tuple[str, ...] = ("start", "dial", "bridge", "hangup")
 
 
-
 class ApiError(Exception):
     """An error that the host renders as ``{"error": {"code", "message", "details"}}`` with ``status``.
 
@@ -169,7 +168,6 @@ class Database(Protocol):
         Raises ``ApiError`` 503 ``db_unavailable`` / ``db_busy`` when PostgreSQL is down or the pool
         stays exhausted past its wait. Never hold it across an HTTP call.
         """
-        ...
 
 
 class ConfigStore(Protocol):
@@ -184,14 +182,12 @@ class ConfigStore(Protocol):
         stored one whole (no deep merge). Bumps the enterprise's ``config_version``, resumes the
         integration's ``waiting`` jobs and notifies every worker (see :meth:`subscribe`).
         """
-        ...
 
     def update_section(self, enterprise_number: str, code: str,
                        transform: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
         """Atomically replace the section with ``transform(current)`` (``None``: no change). Runs under
         the enterprise's row lock, so concurrent saves never lose each other's changes; ``transform`` may
         raise to abort. Same side effects as :meth:`merge_section` when something changed."""
-        ...
 
     def delete_section(self, enterprise_number: str, code: str) -> bool: ...
 
@@ -201,7 +197,6 @@ class ConfigStore(Protocol):
         ``code`` is ``"*"`` when the enterprise row itself changed; both are ``"*"`` after the worker
         reconnected its listener (anything may have changed: drop everything).
         """
-        ...
 
 
 class EnterpriseDirectory(Protocol):
@@ -212,7 +207,6 @@ class EnterpriseDirectory(Protocol):
 class Journal(Protocol):
     def write(self, entry: JournalEntry, *, conn: Any = None) -> None:
         """Append to ``integration_logs`` (secrets scrubbed). Never raises: journaling is best effort."""
-        ...
 
 
 class JobQueue(Protocol):
@@ -225,7 +219,6 @@ class JobQueue(Protocol):
         least 20 s; default 30 s; a worker that dies on a live machine gives its jobs back at once).
         ``lane``: a tenant's running-job cap counts per integration and lane (call events run in "main"),
         so slow work put in a lane of its own never holds back the main lane."""
-        ...
 
     def enqueue(self, kind: str, payload: Mapping[str, Any], *, enterprise_number: str | None,
                 key: str | None = None, delay: float = 0.0, dedupe: bool = False,
@@ -235,15 +228,12 @@ class JobQueue(Protocol):
         ``key`` serialises jobs: two jobs with the same key never run at once. With ``dedupe=True`` no
         second *pending* job with the same kind and key is created (``None`` is returned).
         """
-        ...
 
     def run_soon(self, job_ids: Sequence[int]) -> None:
         """Hint that these committed jobs should start now in this worker (skips the poll delay)."""
-        ...
 
     def counts(self, integration: str, enterprise_number: str | None = None) -> Mapping[str, int]:
         """``{"pending": n, "running": n, "waiting": n, "failed": n}``."""
-        ...
 
 
 class Lease(Protocol):
@@ -255,7 +245,6 @@ class Lease(Protocol):
 class Leases(Protocol):
     def acquire(self, key: str, ttl: float) -> Lease | None:
         """Take a cross-worker lease (a committed row with an expiry), or ``None`` when it is held."""
-        ...
 
 
 class SharedCache(Protocol):
@@ -273,17 +262,14 @@ class EventSink(Protocol):
                integrations: Sequence[str] | None = None) -> SubmitResult:
         """Store an event (deduplicated by its identity) and a job for each given (else each active)
         integration, exactly as ``POST /dispatch/call-event`` does."""
-        ...
 
     def for_call(self, enterprise_number: str, unique_ids: Sequence[str]) -> list[CallEvent]:
         """Every stored event of these UniqueIds, in arrival order."""
-        ...
 
     def recent_by_phone(self, enterprise_number: str, since: dt.datetime, phone_tails: Sequence[str],
                         event_types: Sequence[str], *, conn: Any = None) -> list[CallEvent]:
         """Events received since ``since`` whose ``raw.Phone`` digits end with one of ``phone_tails``,
         in arrival order (e.g. the incoming call a follow-me leg belongs to, before it was processed)."""
-        ...
 
     def get(self, event_id: int) -> CallEvent | None: ...
 
@@ -295,7 +281,6 @@ class PbxAdapter(Protocol):
         Uses the enterprise's ``pbx`` settings (AMI or the HTTP control service). Blocks at most the
         adapter's timeout; raises :class:`PbxError`. Values never reach a shell; CR/LF are refused.
         """
-        ...
 
 
 class Auth(Protocol):
@@ -304,19 +289,16 @@ class Auth(Protocol):
     def require_admin(self, enterprise_number: str | None = None) -> Principal:
         """401 without valid credentials; 403 when the principal may not see ``enterprise_number``
         (``None``: any authenticated admin)."""
-        ...
 
     def require_global_admin(self) -> Principal: ...
 
     def require_internal(self) -> None:
         """403 unless the socket peer is loopback or ``X-Internal-Token`` matches."""
-        ...
 
     def current_principal(self) -> Principal | None: ...
 
     def csrf_token(self) -> str:
         """The token for ``<meta name="csrf-token">`` of the current browser session."""
-        ...
 
     def login_url(self, next_path: str) -> str: ...
 
@@ -355,20 +337,16 @@ class Integration(Protocol):
 
     def is_active(self, section: Mapping[str, Any] | None) -> bool:
         """Whether the enterprise's section turns this integration on (usually ``enabled: true``)."""
-        ...
 
     def handle_call_event(self, event: CallEvent) -> None:
         """Process one stored event; runs from a durable job in the background (may raise RetryLater,
         WaitForConfig, PermanentJobError)."""
-        ...
 
     def customer_name(self, enterprise_number: str, phone: str) -> str | None:
         """Never raises: failures are journaled and answered with ``None``."""
-        ...
 
     def responsible_extension(self, enterprise_number: str, phone: str) -> Responsible | None:
         """Never raises: failures are journaled and answered with ``None``."""
-        ...
 
     def health(self) -> Mapping[str, Any]: ...
 
