@@ -1,6 +1,6 @@
 """A seeded, realistic PBX load: recorded call sequences, re-numbered per call, sent like the PBX relay does.
 
-Every call is one of the recorded sequences (``../shared/pbx-events``) or a built one (``sequences.py``),
+Every call is one of the recorded sequences (``tests/ms/calls/recorded``) or a built one (``sequences.py``),
 with fresh UniqueIds and a fresh caller number, so that many calls can run at once. The sender posts each
 call's events in order to ``/dispatch/call-event`` and, like the relay, sends an event again after a 5xx
 or a dropped connection until it is acknowledged (202) or the deadline passes. What it saw is kept per

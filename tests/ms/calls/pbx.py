@@ -1,4 +1,5 @@
-"""The recorded PBX event sequences (../shared/pbx-events) as CallEvents, and small event builders."""
+"""The recorded PBX event sequences (``recorded/``, copies of ../shared/pbx-events) as CallEvents, and small
+event builders."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from host_app.integrations.contract import CallEvent
 
-EVENTS_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "pbx-events"
+EVENTS_DIR = Path(__file__).resolve().parent / "recorded"
 PROCESSED = ("start", "dial", "bridge", "hangup")
 _ids = itertools.count(1)
 
