@@ -134,11 +134,15 @@ class Bench:
 
     def cancel_backlog(self, what: str) -> None:
         """Fail the call jobs still waiting, so that the next figure measures its own traffic and not the
-        previous figure's leftovers (running ones finish). The figure that left them reports how many."""
+        previous figure's leftovers (running ones finish). The figure that left them reports how many.
+
+        Their calls are closed too: with their hangups cancelled they would look live for hours, and an
+        extension "still talking" in one makes its next outgoing call a consultation leg of it."""
         assert self.db is not None
         self.db.sql("UPDATE jobs SET state = 'failed', finished_at = now(), last_error = %s "
                     "WHERE kind IN ('ms.call_event', 'ms.call_followup', 'ms.call_sync') AND state = 'pending'",
                     (f"cancelled by the bench after {what}",))
+        self.db.sql("UPDATE ms_calls SET state = 'finished', finished_at = now() WHERE state = 'open'")
 
     def drain_budget(self, wanted: float) -> float:
         """How long a figure may wait for the background work: ``wanted``, shortened in the default run

@@ -85,7 +85,18 @@ def run(bench: Bench) -> list[Figure]:
               "time); " if not bench.opts.full else "") +
              f"{errors} dispatch errors during the outage {dict(statuses) or ''}; {TENANTS} accounts" +
              (f"; never finalised: {_listed(sorted(f'{c.uid} ({c.kind})' for c in calls if c.uid not in finals))}"
+              f" — {_what_service_knows(bench, sorted(wanted - set(finals))[:2])}"
               if len(finals) < len(wanted) else ""))]
+
+
+def _what_service_knows(bench: Bench, uids: list[str]) -> str:
+    """How the service classified these calls and which of their jobs did not finish (for the note)."""
+    assert bench.db is not None
+    rows = bench.db.sql("SELECT unique_id, kind, state, facts->>'hung_up', done->>'created', "
+                        "done->>'followup_after_hangup' FROM ms_calls WHERE unique_id = ANY(%s)", (uids,))
+    jobs = bench.db.sql("SELECT kind, state, left(coalesce(last_error, ''), 120) FROM jobs WHERE "
+                        "payload->>'unique_id' = ANY(%s) AND state <> 'done'", (uids,))
+    return f"ms_calls {rows}; unfinished jobs {jobs}"
 
 
 def _listed(items: list[str], shown: int = 5) -> str:
