@@ -26,6 +26,8 @@ ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 INTERNAL_TOKEN = "bench-internal-token-0123456789abcd"
 # Enough history for the largest figure's requests; each entry holds its bodies (a few KB).
 REQUEST_LOG_MAX = 60_000
+# The jobs that carry a call to MoySklad: its events', and the follow-ups and syncs that write its record.
+CALL_JOB_KINDS = ("ms.call_event", "ms.call_followup", "ms.call_sync")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ class Bench:
         """Call jobs not finished yet (due, running, or waiting for a retry): the events' own, and the
         follow-ups and syncs that write a call's record after its events were processed."""
         assert self.db is not None
-        rows = self.db.sql("SELECT count(*) FROM jobs WHERE kind IN ('ms.call_event', 'ms.call_followup', "
-                           "'ms.call_sync') AND state IN ('pending', 'running')")
+        rows = self.db.sql("SELECT count(*) FROM jobs WHERE kind = ANY(%s) AND state IN ('pending', 'running')",
+                           (list(CALL_JOB_KINDS),))
         return int(rows[0][0])
 
     def wait_idle(self, timeout: float, what: str) -> tuple[float, int]:
@@ -140,8 +142,8 @@ class Bench:
         extension "still talking" in one makes its next outgoing call a consultation leg of it."""
         assert self.db is not None
         self.db.sql("UPDATE jobs SET state = 'failed', finished_at = now(), last_error = %s "
-                    "WHERE kind IN ('ms.call_event', 'ms.call_followup', 'ms.call_sync') AND state = 'pending'",
-                    (f"cancelled by the bench after {what}",))
+                    "WHERE kind = ANY(%s) AND state = 'pending'", (f"cancelled by the bench after {what}",
+                                                                   list(CALL_JOB_KINDS)))
         self.db.sql("UPDATE ms_calls SET state = 'finished', finished_at = now() WHERE state = 'open'")
 
     def drain_budget(self, wanted: float) -> float:

@@ -93,7 +93,8 @@ class PhoneRun(CallContext):
             # MoySklad is down (the client's own retries are spent; its circuit breaker keeps the retries
             # of every call cheap): try again soon, without using up the job's attempts, so that an outage
             # of any length loses no call and the backlog drains within seconds of MoySklad's return.
-            # The job's max age still bounds it.
+            # The job's max age still bounds it. (The client journaled each failed request.)
+            metrics.STEP_FAILURES.labels("phone_write", "postponed").inc()
             raise RetryLater(outage_retry_delay(exc), f"MoySklad unavailable: {exc}") from exc
         except (mserr.Forbidden, mserr.FeatureUnavailable) as exc:
             self.state.tenants.mark_credentials_invalid(self.tenant, f"Phone API: {exc}")
@@ -129,10 +130,10 @@ class PhoneRun(CallContext):
             return False
         done.created, done.ms_call_id = True, existing.id
         done.start_time_sent = (existing.start_time or "")[:19] or write.marks.get("start_time_sent")
-        maybe_up = [x for x in dict.fromkeys([*write.add_shown, *possibly_shown(self.rec.facts, self.view)])
-                    if x not in done.shown]
-        done.shown += maybe_up
-        done.sequence = max(done.sequence + len(maybe_up) + 2, int(write.marks.get("sequence", 0)))
+        could = list(dict.fromkeys([*write.add_shown, *possibly_shown(self.rec.facts, self.view)]))
+        done.shown += [x for x in could if x not in done.shown]
+        # The lost request carried at most a SHOW and a HIDE per such extension and one STARTTIME.
+        done.sequence = max(done.sequence + 2 * len(could) + 1, int(write.marks.get("sequence", 0)))
         self.journal("call.create_recovered", "success", response={"id": existing.id})
         self.record()
         return True

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.procs import terminate
 from ms_emulator import EmulatorServer, EmulatorState
 from ms_emulator.accounts import DEMO_SPEC
 
@@ -52,12 +53,7 @@ def cli() -> Iterator[dict[str, Any]]:
         assert line, proc.stderr.read() if proc.stderr else "no output"
         yield json.loads(line)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        terminate(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
